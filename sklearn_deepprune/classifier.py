@@ -1,0 +1,556 @@
+"""DeepPruneClassifier: the scikit-learn estimator and Deepprune's stage loop."""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetBinaryClassifier
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+from torch import nn
+
+from sklearn_deepprune.network import MotifScanNet
+from sklearn_deepprune.pruning import CRITERIA, keep_half, shrink_network
+
+VARIANTS = ("deepprune", "inter", "lottery", "baseline")
+
+# Batch size for inference-only passes (kernel scores, predictions).
+_INFERENCE_BATCH = 4096
+
+
+class PruningHistory(list):
+    """One dict per training stage, with :meth:`to_frame` for a pandas view.
+
+    Keys of each row: ``stage``, ``n_kernels``, ``lr``, ``fine_tuned``,
+    ``epochs``, ``best_valid_loss``, ``seconds``, ``kept`` (indices into the
+    previous stage's kernels; ``None`` for stage 0), ``kernel_ids`` (indices
+    into the initial wide network's kernels), ``importance`` (the criterion's
+    values over the previous stage's kernels; ``None`` for stage 0) and
+    ``dense_weight`` (the survivors' dense weights after the stage).
+    """
+
+    def to_frame(self):
+        """Return the history as a :class:`pandas.DataFrame` (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per stage.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on environment
+            raise ImportError("to_frame() needs pandas: pip install pandas") from exc
+        return pd.DataFrame(list(self))
+
+
+class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
+    """DeepBind-style CNN trained wide and pruned to a few motif detectors.
+
+    Deepprune (Luo, Chi & Deng, 2019) trains a network with
+    ``n_kernels * 2**n_prune_steps`` convolution kernels (the authors: 256),
+    then ``n_prune_steps`` times keeps the more important half of the kernels
+    by ``criterion`` and fine-tunes the survivors with learning rate
+    ``lr / lr_decay**step``, ending with ``n_kernels`` kernels. Each stage is a
+    skorch net with early stopping on the validation loss, best weights
+    restored.
+
+    Binary classification only. :meth:`score` returns ROC AUC, the paper's
+    metric, not accuracy.
+
+    Parameters
+    ----------
+    n_kernels : int, default=4
+        Number of kernels of the final network.
+    n_prune_steps : int, default=6
+        Number of halving steps; the wide network has
+        ``n_kernels * 2**n_prune_steps`` kernels. Ignored by ``"baseline"``.
+    criterion : {"weight", "score", "score_weight"}, default="weight"
+        Kernel importance (see :mod:`sklearn_deepprune.pruning`): ``|w_k|``,
+        ``|mean_pos(u_k) - mean_neg(u_k)|`` or
+        ``|mean_pos(w_k u_k) - mean_neg(w_k u_k)|``, averages over the training
+        part of the data.
+    kernel_size : int, default=24
+        Kernel width (the paper: 24 for simulated data, 15 for ChIP-seq).
+    variant : {"deepprune", "inter", "lottery", "baseline"}, default="deepprune"
+        ``"deepprune"``: prune and fine-tune at every step. ``"inter"``: the
+        same, but the network right after the last pruning step, not
+        fine-tuned. ``"lottery"``: after each pruning step the survivors are
+        rewound to their initial weights and retrained (learning rate ``lr``).
+        ``"baseline"``: train ``n_kernels`` kernels directly.
+    lr : float, default=0.01
+        Adam learning rate of the first stage.
+    lr_decay : float, default=1.2
+        Fine-tuning after pruning step ``i`` uses ``lr / lr_decay**i``.
+    batch_size : int, default=256
+        Minibatch size.
+    max_epochs : int, default=1000
+        Maximum epochs per stage.
+    patience : int, default=15
+        Stop a stage when the validation loss has not improved for this many
+        epochs; the best weights are restored.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out (stratified) for early
+        stopping. The same split serves every stage.
+    device : str, default="cpu"
+        Torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the validation split, the weight initialisation and the batch
+        order. The same int gives the same predictions.
+    verbose : int, default=0
+        0: silent; 1: a progress bar over stages; 2: also skorch's epoch table.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        Class labels.
+    n_features_in_ : int
+        Input channels (4 for one-hot DNA; ``m`` for 2-d input, which is read
+        as a one-channel signal of length ``m``).
+    net_ : skorch.NeuralNetBinaryClassifier
+        The fitted net of the final stage; its ``module_`` is a
+        :class:`~sklearn_deepprune.network.MotifScanNet`.
+    kernels_ : ndarray of shape (n_kernels, n_channels, kernel_size)
+        The final convolution kernels (motif scanners).
+    kernel_bias_ : ndarray of shape (n_kernels,)
+        Their biases.
+    dense_weight_ : ndarray of shape (n_kernels,)
+        The dense weight of each final kernel.
+    pruning_history_ : PruningHistory
+        One dict per stage (see :class:`PruningHistory`); ``to_frame()`` gives
+        a DataFrame.
+    stage_states_ : list of dict
+        Per stage, the network's ``state_dict`` after pruning (``"pruned"``;
+        ``None`` for stage 0) and after training (``"trained"``); used by
+        :meth:`staged_decision_function`.
+
+    See Also
+    --------
+    SequenceOneHotEncoder : Turns DNA strings into this estimator's input.
+
+    References
+    ----------
+    Luo X, Chi W, Deng M (2019). Deepprune: Learning Efficient and
+    Interpretable Convolutional Networks Through Weight Pruning for Predicting
+    DNA-Protein Binding. Front. Genet. 10:1145.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
+    >>> seqs = ["ACGTTGCAAC", "TTTTACGTAA", "GGGGCCCCAA", "ACACACACAC"] * 10
+    >>> y = [1, 1, 0, 0] * 10
+    >>> clf = DeepPruneClassifier(n_kernels=2, n_prune_steps=1, kernel_size=4,
+    ...                           max_epochs=5, random_state=0)
+    >>> pipe = make_pipeline(SequenceOneHotEncoder(), clf).fit(seqs, y)
+    >>> pipe.predict_proba(seqs).shape
+    (40, 2)
+    >>> [row["n_kernels"] for row in clf.pruning_history_]
+    [4, 2]
+    """
+
+    _parameter_constraints: dict = {
+        "n_kernels": [Interval(Integral, 1, None, closed="left")],
+        "n_prune_steps": [Interval(Integral, 0, None, closed="left")],
+        "criterion": [StrOptions(set(CRITERIA))],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "variant": [StrOptions(set(VARIANTS))],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr_decay": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_kernels=4,
+        n_prune_steps=6,
+        criterion="weight",
+        kernel_size=24,
+        variant="deepprune",
+        lr=0.01,
+        lr_decay=1.2,
+        batch_size=256,
+        max_epochs=1000,
+        patience=15,
+        validation_fraction=0.1,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_kernels = n_kernels
+        self.n_prune_steps = n_prune_steps
+        self.criterion = criterion
+        self.kernel_size = kernel_size
+        self.variant = variant
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- input -------------------------------------------------------------
+
+    def _validate_X(self, X, y=None, reset=False):
+        """Validate input and return it as ``(n, C, L)`` (float32 or uint8)."""
+        if _looks_like_strings(X):
+            raise TypeError(
+                "DeepPruneClassifier takes one-hot arrays of shape (n, 4, L), not DNA strings; "
+                "put a SequenceOneHotEncoder in front of it: "
+                "make_pipeline(SequenceOneHotEncoder(), DeepPruneClassifier())"
+            )
+        kwargs = {"allow_nd": True, "dtype": [np.float32, np.uint8], "reset": reset}
+        if y is None:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, **kwargs)
+        if X.ndim == 2:
+            X = X[:, np.newaxis, :]
+        elif X.ndim != 3:
+            raise ValueError(
+                f"expected one-hot input of shape (n, 4, L) or a 2-d array (n, m); got shape "
+                f"{X.shape}"
+            )
+        if X.shape[2] == 0:
+            raise ValueError("input sequences have length 0")
+        return X if y is None else (X, y)
+
+    # -- training ------------------------------------------------------------
+
+    def _make_net(self, module: MotifScanNet, lr: float, valid) -> NeuralNetBinaryClassifier:
+        callbacks = [
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss" if valid is not None else "train_loss",
+                    patience=self.patience,
+                    load_best=True,
+                ),
+            )
+        ]
+        if self.verbose >= 2:
+            callbacks.append(("progress", ProgressBar()))
+        return NeuralNetBinaryClassifier(
+            module=module,
+            criterion=nn.BCEWithLogitsLoss,
+            optimizer=torch.optim.Adam,
+            lr=lr,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=predefined_split(valid) if valid is not None else None,
+            iterator_train__shuffle=True,
+            callbacks=callbacks,
+            device=self.device,
+            verbose=int(self.verbose >= 2),
+        )
+
+    def _train_stage(self, module, lr, data, valid, train=True):
+        """Train ``module`` as one stage; return the skorch net and a history row."""
+        start = time.perf_counter()
+        net = self._make_net(module, lr, valid)
+        if train and self.max_epochs > 0:
+            net.fit(*data)
+        else:
+            net.initialize()
+        epochs = len(net.history)
+        key = "valid_loss" if valid is not None else "train_loss"
+        losses = net.history[:, key] if epochs else []
+        row = {
+            "n_kernels": module.n_kernels,
+            "lr": lr,
+            "fine_tuned": bool(train),
+            "epochs": epochs,
+            "best_valid_loss": float(min(losses)) if epochs else float("nan"),
+            "seconds": time.perf_counter() - start,
+        }
+        return net, row
+
+    def _kernel_scores(self, module: MotifScanNet, X: np.ndarray) -> np.ndarray:
+        module.eval()
+        with torch.no_grad():
+            return np.concatenate(
+                [
+                    module.kernel_scores(torch.as_tensor(X[i : i + _INFERENCE_BATCH]).to(
+                        module.conv.weight.device)).cpu().numpy()
+                    for i in range(0, len(X), _INFERENCE_BATCH)
+                ]
+            )
+
+    def _split(self, X, y, seed):
+        if self.validation_fraction == 0:
+            return (X, y), None
+        n_valid = max(int(np.ceil(self.validation_fraction * len(y))), 2)
+        if np.bincount(y).min() < 2 or len(y) - n_valid < 2:
+            warnings.warn(
+                f"{len(y)} samples are too few to hold out validation_fraction="
+                f"{self.validation_fraction} with both classes in each part; training on all "
+                "of them with early stopping on the training loss",
+                UserWarning,
+                stacklevel=3,
+            )
+            return (X, y), None
+        X_train, X_valid, y_train, y_valid = train_test_split(
+            X, y, test_size=n_valid, stratify=y, random_state=seed
+        )
+        return (X_train, y_train), Dataset(X_valid, y_valid)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the wide network and prune it to ``n_kernels`` kernels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, L) or (n, m)
+            One-hot sequences (float32 or uint8), e.g. from
+            :class:`SequenceOneHotEncoder`; a 2-d array is a one-channel signal.
+        y : array-like of shape (n,)
+            Binary labels.
+
+        Returns
+        -------
+        self : DeepPruneClassifier
+            The fitted estimator.
+        """
+        if y is None:
+            raise ValueError(
+                "DeepPruneClassifier requires y to be passed, but the target y is None"
+            )
+        X, y = self._validate_X(X, y, reset=True)
+        target_type = type_of_target(y, input_name="y")
+        if target_type not in ("binary", "unknown") and not (
+            target_type == "multiclass" and len(np.unique(y)) <= 2
+        ):
+            if target_type == "multiclass":
+                raise ValueError(
+                    "Only binary classification is supported. DeepPruneClassifier got y with "
+                    f"{len(np.unique(y))} classes"
+                )
+            raise ValueError(f"DeepPruneClassifier needs binary labels; y is {target_type}")
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(
+                f"DeepPruneClassifier needs 2 classes in y; got {len(self.classes_)} class "
+                f"({self.classes_.tolist()})"
+            )
+        y_index = y_index.astype(np.float32)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        data, valid = self._split(X, y_index.astype(np.int64), seed)
+        data = (data[0], data[1].astype(np.float32))
+        if valid is not None:
+            valid = Dataset(valid.X, valid.y.astype(np.float32))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self._fit_stages(X.shape[1], data, valid)
+        module = self.net_.module_
+        self.kernels_ = module.conv.weight.detach().cpu().numpy().copy()
+        self.kernel_bias_ = module.conv.bias.detach().cpu().numpy().copy()
+        self.dense_weight_ = module.dense.weight.detach().cpu().numpy()[0].copy()
+        return self
+
+    def _fit_stages(self, n_channels, data, valid):
+        steps = 0 if self.variant == "baseline" else self.n_prune_steps
+        module = MotifScanNet(self.n_kernels * 2**steps, self.kernel_size, n_channels)
+        initial = copy.deepcopy(module)
+        kernel_ids = np.arange(module.n_kernels)
+        self.pruning_history_ = PruningHistory()
+        self.stage_states_ = []
+        stages = range(steps + 1)
+        if self.verbose == 1:
+            from tqdm.auto import tqdm
+
+            stages = tqdm(stages, desc="Deepprune stages", unit="stage")
+        for step in stages:
+            kept = importance = pruned_state = None
+            if step > 0:
+                module = self.net_.module_
+                scores = self._kernel_scores(module, data[0])
+                dense = module.dense.weight.detach().cpu().numpy()[0]
+                importance = CRITERIA[self.criterion](dense, scores, data[1])
+                kept = keep_half(importance)
+                kernel_ids = kernel_ids[kept]
+                if self.variant == "lottery":
+                    module = shrink_network(initial, kernel_ids)
+                else:
+                    module = shrink_network(module, kept)
+                pruned_state = _cpu_state(module)
+            lr = self.lr if self.variant == "lottery" else self.lr / self.lr_decay**step
+            train = not (self.variant == "inter" and step == steps and step > 0)
+            self.net_, row = self._train_stage(module, lr, data, valid, train=train)
+            self.net_.module_.eval()
+            row.update(
+                stage=step,
+                kept=kept,
+                kernel_ids=kernel_ids.copy(),
+                importance=importance,
+                dense_weight=self.net_.module_.dense.weight.detach().cpu().numpy()[0].copy(),
+            )
+            self.pruning_history_.append(row)
+            self.stage_states_.append(
+                {
+                    "n_kernels": module.n_kernels,
+                    "pruned": pruned_state,
+                    "trained": _cpu_state(self.net_.module_),
+                }
+            )
+
+    # -- prediction ----------------------------------------------------------
+
+    def _logits(self, module: MotifScanNet, X: np.ndarray) -> np.ndarray:
+        module.eval()
+        device = next(module.parameters()).device
+        with torch.no_grad():
+            return np.concatenate(
+                [
+                    module(torch.as_tensor(X[i : i + _INFERENCE_BATCH]).to(device)).cpu().numpy()
+                    for i in range(0, len(X), _INFERENCE_BATCH)
+                ]
+            ).astype(np.float64)
+
+    def decision_function(self, X):
+        """Logit of P(class ``classes_[1]``) for each sequence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, L) or (n, m)
+            Input, as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The network's output before the sigmoid.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        return self._logits(self.net_.module_, X)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, L) or (n, m)
+            Input, as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n, 2)
+            Probability of ``classes_[0]`` and of ``classes_[1]``.
+        """
+        return _proba(self.decision_function(X))
+
+    def predict(self, X):
+        """Predicted class (probability threshold 0.5).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, L) or (n, m)
+            Input, as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def score(self, X, y, sample_weight=None):
+        """ROC AUC of the predictions (the paper's metric), not accuracy.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, L) or (n, m)
+            Input, as in :meth:`fit`.
+        y : array-like of shape (n,)
+            True labels.
+        sample_weight : array-like of shape (n,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+            Area under the ROC curve.
+        """
+        return roc_auc_score(
+            np.asarray(y) == self.classes_[1], self.decision_function(X),
+            sample_weight=sample_weight,
+        )
+
+    def staged_decision_function(self, X, pruned=False):
+        """Decision function of the network after each stage.
+
+        Deepprune passes through every kernel count on its way down, so one
+        fit gives a model for each of ``n_kernels * 2**s``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, L) or (n, m)
+            Input, as in :meth:`fit`.
+        pruned : bool, default=False
+            If True, use each stage's network right after its pruning step and
+            before its fine-tuning (Deepprune-inter); stage 0 is skipped.
+
+        Yields
+        ------
+        n_kernels : int
+            Kernel count of the stage.
+        scores : ndarray of shape (n,)
+            The logits.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        for state in self.stage_states_:
+            weights = state["pruned" if pruned else "trained"]
+            if weights is None:
+                continue
+            module = MotifScanNet(state["n_kernels"], self.kernel_size, X.shape[1])
+            module.load_state_dict(weights)
+            yield state["n_kernels"], self._logits(module.to(self.device), X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def _proba(logits: np.ndarray) -> np.ndarray:
+    p = 1.0 / (1.0 + np.exp(-logits))
+    return np.column_stack([1.0 - p, p])
+
+
+def _cpu_state(module: nn.Module) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def _looks_like_strings(X) -> bool:
+    if isinstance(X, str):
+        return True
+    if isinstance(X, np.ndarray):
+        return X.dtype.kind in "USO" and X.size > 0 and isinstance(X.flat[0], str)
+    if isinstance(X, (list, tuple)) and X:
+        return isinstance(X[0], str)
+    return False

@@ -1,0 +1,151 @@
+"""Deepprune's pruning step: kernel importance, keep-half, shrinking the network.
+
+The importance criteria are pure functions of the dense weights ``w`` (shape
+``(K,)``), the kernel scores ``u`` after max pooling (shape ``(n, K)``) over the
+training set and the binary labels ``y`` (shape ``(n,)``); larger is more
+important. :data:`CRITERIA` maps the names the estimator accepts to them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sklearn_deepprune.network import MotifScanNet
+
+
+def _class_means(values: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).astype(bool)
+    if y.all() or not y.any():
+        raise ValueError("score-based importance needs both positive and negative examples")
+    return values[y].mean(axis=0), values[~y].mean(axis=0)
+
+
+def weight_importance(dense_weight: np.ndarray, scores=None, y=None) -> np.ndarray:
+    """The paper's default criterion: ``|w_k|``.
+
+    Parameters
+    ----------
+    dense_weight : ndarray of shape (K,)
+        Dense-layer weight of each kernel.
+    scores, y : ignored
+        Present so that all criteria share one signature.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        Importance of each kernel.
+    """
+    return np.abs(np.asarray(dense_weight, dtype=np.float64))
+
+
+def score_importance(dense_weight, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Class separation of the kernel score: ``|mean_pos(u_k) - mean_neg(u_k)|``.
+
+    Parameters
+    ----------
+    dense_weight : ignored
+        Present so that all criteria share one signature.
+    scores : ndarray of shape (n, K)
+        Kernel scores ``u`` after max pooling.
+    y : ndarray of shape (n,)
+        Binary labels (1 = bound).
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        Importance of each kernel.
+    """
+    pos, neg = _class_means(np.asarray(scores, dtype=np.float64), y)
+    return np.abs(pos - neg)
+
+
+def score_weight_importance(dense_weight: np.ndarray, scores: np.ndarray, y: np.ndarray):
+    """Class separation of the kernel's contribution: ``|mean_pos(w_k u_k) - mean_neg(w_k u_k)|``.
+
+    Parameters
+    ----------
+    dense_weight : ndarray of shape (K,)
+        Dense-layer weight of each kernel.
+    scores : ndarray of shape (n, K)
+        Kernel scores ``u`` after max pooling.
+    y : ndarray of shape (n,)
+        Binary labels (1 = bound).
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        Importance of each kernel.
+    """
+    contribution = np.asarray(scores, dtype=np.float64) * np.asarray(dense_weight, np.float64)
+    pos, neg = _class_means(contribution, y)
+    return np.abs(pos - neg)
+
+
+#: Criterion name -> importance function ``f(dense_weight, scores, y)``.
+CRITERIA = {
+    "weight": weight_importance,
+    "score": score_importance,
+    "score_weight": score_weight_importance,
+}
+
+
+def keep_half(importance: np.ndarray) -> np.ndarray:
+    """Indices of the more important half of the kernels.
+
+    Exactly ``K // 2`` kernels are kept, even with ties: among equal
+    importances the lower index wins, so the choice is deterministic.
+
+    Parameters
+    ----------
+    importance : ndarray of shape (K,)
+        Importance of each kernel; larger is more important.
+
+    Returns
+    -------
+    ndarray of shape (K // 2,)
+        Kept kernel indices, in increasing order.
+
+    Examples
+    --------
+    >>> keep_half(np.array([0.1, 0.5, 0.5, 0.2]))
+    array([1, 2])
+    >>> keep_half(np.array([1.0, 1.0, 1.0, 1.0]))
+    array([0, 1])
+    """
+    importance = np.asarray(importance, dtype=np.float64)
+    if importance.ndim != 1 or importance.size < 2:
+        raise ValueError(f"need a 1-d importance over at least 2 kernels, got {importance.shape}")
+    if np.isnan(importance).any():
+        raise ValueError("kernel importance contains NaN")
+    order = np.lexsort((np.arange(importance.size), -importance))
+    return np.sort(order[: importance.size // 2])
+
+
+def shrink_network(module: MotifScanNet, keep) -> MotifScanNet:
+    """A new, smaller network holding only the kept kernels.
+
+    The result computes exactly what ``module`` computes with every other
+    kernel masked out (its dense weight set to zero).
+
+    Parameters
+    ----------
+    module : MotifScanNet
+        The network to prune; left unchanged.
+    keep : array-like of int
+        Indices of the kernels to keep.
+
+    Returns
+    -------
+    MotifScanNet
+        A network with ``len(keep)`` kernels, on the same device and dtype.
+    """
+    keep = torch.as_tensor(np.asarray(keep), dtype=torch.long, device=module.conv.weight.device)
+    smaller = MotifScanNet(len(keep), module.kernel_size, module.in_channels)
+    smaller.to(device=module.conv.weight.device, dtype=module.conv.weight.dtype)
+    with torch.no_grad():
+        smaller.conv.weight.copy_(module.conv.weight[keep])
+        smaller.conv.bias.copy_(module.conv.bias[keep])
+        smaller.dense.weight.copy_(module.dense.weight[:, keep])
+        smaller.dense.bias.copy_(module.dense.bias)
+    return smaller

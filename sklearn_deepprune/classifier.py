@@ -22,7 +22,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
 
-from sklearn_deepprune.network import MotifScanNet
+from sklearn_deepprune.network import SCANNERS, MotifScanNet, default_scanner
 from sklearn_deepprune.pruning import CRITERIA, keep_half, shrink_network
 
 VARIANTS = ("deepprune", "inter", "lottery", "baseline")
@@ -105,6 +105,10 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Fraction of the training data held out (stratified) for early
         stopping. The same split serves every stage.
+    scanner : str, default="auto"
+        How the network computes the motif scan (see
+        :class:`~sklearn_deepprune.network.MotifScanNet`); ``"auto"`` picks the
+        fastest for the device. All give the same function.
     device : str, default="cpu"
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
     random_state : int, RandomState instance or None, default=None
@@ -174,6 +178,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "scanner": [StrOptions({"auto", *SCANNERS})],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -192,6 +197,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         max_epochs=1000,
         patience=15,
         validation_fraction=0.1,
+        scanner="auto",
         device="cpu",
         random_state=None,
         verbose=0,
@@ -207,6 +213,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.scanner = scanner
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -238,6 +245,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         return X if y is None else (X, y)
 
     # -- training ------------------------------------------------------------
+
+    def _scanner(self) -> str:
+        return default_scanner(self.device) if self.scanner == "auto" else self.scanner
 
     def _make_net(self, module: MotifScanNet, lr: float, valid) -> NeuralNetBinaryClassifier:
         callbacks = [
@@ -292,8 +302,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             return np.concatenate(
                 [
-                    module.kernel_scores(torch.as_tensor(X[i : i + _INFERENCE_BATCH]).to(
-                        module.conv.weight.device)).cpu().numpy()
+                    module.kernel_scores(
+                        torch.as_tensor(X[i : i + _INFERENCE_BATCH]).to(module.conv.weight.device)
+                    )
+                    .cpu()
+                    .numpy()
                     for i in range(0, len(X), _INFERENCE_BATCH)
                 ]
             )
@@ -371,7 +384,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_stages(self, n_channels, data, valid):
         steps = 0 if self.variant == "baseline" else self.n_prune_steps
-        module = MotifScanNet(self.n_kernels * 2**steps, self.kernel_size, n_channels)
+        module = MotifScanNet(
+            self.n_kernels * 2**steps, self.kernel_size, n_channels, self._scanner()
+        )
         initial = copy.deepcopy(module)
         kernel_ids = np.arange(module.n_kernels)
         self.pruning_history_ = PruningHistory()
@@ -494,7 +509,8 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             Area under the ROC curve.
         """
         return roc_auc_score(
-            np.asarray(y) == self.classes_[1], self.decision_function(X),
+            np.asarray(y) == self.classes_[1],
+            self.decision_function(X),
             sample_weight=sample_weight,
         )
 
@@ -525,7 +541,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             weights = state["pruned" if pruned else "trained"]
             if weights is None:
                 continue
-            module = MotifScanNet(state["n_kernels"], self.kernel_size, X.shape[1])
+            module = MotifScanNet(
+                state["n_kernels"], self.kernel_size, X.shape[1], self.net_.module_.scanner
+            )
             module.load_state_dict(weights)
             yield state["n_kernels"], self._logits(module.to(self.device), X)
 

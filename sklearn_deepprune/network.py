@@ -40,6 +40,26 @@ def same_padding(kernel_size: int) -> tuple[int, int]:
     return left, kernel_size - 1 - left
 
 
+#: The ways of computing the scan that :class:`MotifScanNet` offers.
+SCANNERS = ("conv",)
+
+
+def default_scanner(device: str | torch.device) -> str:
+    """The fastest scanner for a device.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        Where the network runs.
+
+    Returns
+    -------
+    str
+        One of :data:`SCANNERS`.
+    """
+    return "conv"
+
+
 class MotifScanNet(nn.Module):
     """DeepBind's single-layer network: motif scanners, global max pool, dense.
 
@@ -51,6 +71,8 @@ class MotifScanNet(nn.Module):
         Kernel width ``w`` in positions.
     in_channels : int, default=4
         Input channels ``C`` (4 for one-hot DNA).
+    scanner : {"conv"}, default="conv"
+        How the motif scan is computed. ``"conv"``: :func:`torch.nn.functional.conv1d`.
 
     Attributes
     ----------
@@ -60,8 +82,13 @@ class MotifScanNet(nn.Module):
         The output layer ``K -> 1``.
     """
 
-    def __init__(self, n_kernels: int = 256, kernel_size: int = 24, in_channels: int = 4):
+    def __init__(
+        self, n_kernels: int = 256, kernel_size: int = 24, in_channels: int = 4, scanner="conv"
+    ):
         super().__init__()
+        if scanner not in SCANNERS:
+            raise ValueError(f"scanner must be one of {SCANNERS}; got {scanner!r}")
+        self.scanner = scanner
         self.n_kernels = n_kernels
         self.kernel_size = kernel_size
         self.in_channels = in_channels
@@ -83,8 +110,9 @@ class MotifScanNet(nn.Module):
             starting at ``l - (w - 1) // 2``.
         """
         X = X.to(self.conv.weight.dtype)
-        return F.relu(F.conv1d(F.pad(X, same_padding(self.kernel_size)), self.conv.weight,
-                               self.conv.bias))
+        return F.relu(
+            F.conv1d(F.pad(X, same_padding(self.kernel_size)), self.conv.weight, self.conv.bias)
+        )
 
     def kernel_scores(self, X: torch.Tensor) -> torch.Tensor:
         """Kernel scores ``u_k``: the maximum activation over positions.

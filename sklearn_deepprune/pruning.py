@@ -141,7 +141,7 @@ def shrink_network(module: MotifScanNet, keep) -> MotifScanNet:
         A network with ``len(keep)`` kernels, on the same device and dtype.
     """
     keep = torch.as_tensor(np.asarray(keep), dtype=torch.long, device=module.conv.weight.device)
-    smaller = MotifScanNet(len(keep), module.kernel_size, module.in_channels)
+    smaller = MotifScanNet(len(keep), module.kernel_size, module.in_channels, module.scanner)
     smaller.to(device=module.conv.weight.device, dtype=module.conv.weight.dtype)
     with torch.no_grad():
         smaller.conv.weight.copy_(module.conv.weight[keep])

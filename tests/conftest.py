@@ -4,9 +4,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sklearn_deepprune import SequenceOneHotEncoder
 from sklearn_deepprune.datasets import make_motif_sequences
+
+# The tests train tiny networks, where thread synchronisation costs more than it gains.
+torch.set_num_threads(1)
 
 #: ../shared/data beside the repository (read in place, never copied).
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from numbers import Real
 from pathlib import Path
@@ -195,7 +196,8 @@ def write_meme_pfms(
     >>> import numpy as np, tempfile, os
     >>> from sklearn_deepprune.datasets import write_meme_pfms
     >>> path = os.path.join(tempfile.mkdtemp(), "toy.meme")
-    >>> write_meme_pfms({"MA0000.1": np.full((3, 4), 0.25)}, path, alternate_names={"MA0000.1": "TOY"})
+    >>> pfms = {"MA0000.1": np.full((3, 4), 0.25)}
+    >>> write_meme_pfms(pfms, path, alternate_names={"MA0000.1": "TOY"})
     >>> open(path).read().count("MOTIF MA0000.1 TOY")
     1
     """
@@ -209,8 +211,7 @@ def write_meme_pfms(
         alt = f" {alternate_names[name]}" if name in alternate_names else ""
         rows = "".join(" " + " ".join(f"{p:.6f}" for p in row) + "\n" for row in pfm)
         parts.append(
-            f"\nMOTIF {name}{alt}\n"
-            f"letter-probability matrix: alength= 4 w= {len(pfm)} nsites= 20 E= 0\n{rows}"
+            f"\nMOTIF {name}{alt}\nletter-probability matrix: alength= 4 w= {len(pfm)}\n{rows}"
         )
     Path(path).write_text("".join(parts))
 
@@ -258,7 +259,11 @@ def _fetch_jaspar(query: str, release: str | None) -> tuple[str, np.ndarray]:
         if motif is None:
             raise ValueError(f"JASPAR ({db.release}) has no matrix {query!r}")
     else:
-        hits = [m for m in db.fetch_motifs_by_name(query) if m.name.upper() == query.upper()]
+        with warnings.catch_warnings():
+            # pyjaspar warns on an empty result; the ValueError below says more.
+            warnings.simplefilter("ignore")
+            found = db.fetch_motifs_by_name(query)
+        hits = [m for m in found if m.name.upper() == query.upper()]
         if not hits:
             raise ValueError(
                 f"{query!r} is neither an existing file nor a TF name in JASPAR ({db.release})"
@@ -401,7 +406,9 @@ def load_motifs(
     for index, (given_name, source) in enumerate(items):
         loaded = _load_named(source, jaspar_release)
         if given_name is not None and len(loaded) != 1:
-            raise ValueError(f"{source} holds {len(loaded)} motifs; cannot name them all {given_name!r}")
+            raise ValueError(
+                f"{source} holds {len(loaded)} motifs; cannot name them all {given_name!r}"
+            )
         for name, pfm in loaded.items():
             key = given_name or name or f"motif_{index}"
             if key in pfms:

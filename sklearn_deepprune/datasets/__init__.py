@@ -1,0 +1,35 @@
+"""Data for Deepprune: simulated motif sets, ChIP-seq loaders, shuffles and motifs.
+
+Generators (``make_*``) take a ``random_state``; loaders (``load_*``) return a
+:class:`~sklearn.utils.Bunch` with ``sequences``, ``target`` and ``ids``, or
+arrays with ``return_X_y=True``. Sequences are uppercase strings over
+:data:`~sklearn_deepprune.encoding.ALPHABET` (``N`` allowed in real data) and
+motifs are ``(L, 4)`` position frequency matrices with columns A, C, G, T.
+"""
+
+from sklearn_deepprune.datasets._chipseq import load_chipseq, load_fasta
+from sklearn_deepprune.datasets._motifs import (
+    load_motif,
+    load_motifs,
+    read_meme_pfms,
+    write_meme_pfms,
+)
+from sklearn_deepprune.datasets._shuffle import dinucleotide_shuffle
+from sklearn_deepprune.datasets._simulate import (
+    PAPER_SIMULATION_MOTIFS,
+    make_motif_sequences,
+    make_paper_simulation,
+)
+
+__all__ = [
+    "PAPER_SIMULATION_MOTIFS",
+    "dinucleotide_shuffle",
+    "load_chipseq",
+    "load_fasta",
+    "load_motif",
+    "load_motifs",
+    "make_motif_sequences",
+    "make_paper_simulation",
+    "read_meme_pfms",
+    "write_meme_pfms",
+]

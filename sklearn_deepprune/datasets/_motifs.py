@@ -174,6 +174,7 @@ def write_meme_pfms(
     path: str | os.PathLike,
     *,
     alternate_names: Mapping[str, str] | None = None,
+    nsites: Mapping[str, int] | None = None,
 ) -> None:
     """Write PFMs as a MEME version 4 minimal-format file.
 
@@ -186,6 +187,9 @@ def write_meme_pfms(
     alternate_names : mapping of str to str, default=None
         Optional alternate name per identifier, written after it on the
         ``MOTIF`` line.
+    nsites : mapping of str to int, default=None
+        Optional number of sites per identifier, written as ``nsites= M E= 0``
+        on the matrix header.
 
     Returns
     -------
@@ -202,6 +206,7 @@ def write_meme_pfms(
     1
     """
     alternate_names = alternate_names or {}
+    nsites = nsites or {}
     parts = [
         "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
         "Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n"
@@ -210,8 +215,10 @@ def write_meme_pfms(
         pfm = _check_pfm(matrix, f"motif {name!r}")
         alt = f" {alternate_names[name]}" if name in alternate_names else ""
         rows = "".join(" " + " ".join(f"{p:.6f}" for p in row) + "\n" for row in pfm)
+        sites = f" nsites= {int(nsites[name])} E= 0" if nsites.get(name) is not None else ""
         parts.append(
-            f"\nMOTIF {name}{alt}\nletter-probability matrix: alength= 4 w= {len(pfm)}\n{rows}"
+            f"\nMOTIF {name}{alt}\nletter-probability matrix: alength= 4 w= {len(pfm)}{sites}\n"
+            f"{rows}"
         )
     Path(path).write_text("".join(parts))
 

@@ -1,0 +1,48 @@
+"""Experiments: the paper's sweeps, statistics and figures, run locally or on Dask.
+
+:func:`run_sweep` fits a grid of data sets x variants x kernel counts x
+criteria x seeds and returns a tidy table of test AUCs, saving each finished
+fit so that an interrupted sweep resumes where it stopped. The statistics
+compare Deepprune with the baseline per data set (win fraction, one-sided
+Wilcoxon signed-rank test), and the figures redraw the paper's Figures 2/3
+(AUC against kernel count), 4 (criteria) and 6 (paired AUC differences).
+
+Needs the ``experiments`` extra (pandas, pyarrow, matplotlib); Dask needs
+the ``dask`` extra.
+"""
+
+from sklearn_deepprune.experiments._data import DEFAULT_DATASET, SweepDataset, resolve_datasets
+from sklearn_deepprune.experiments._figures import (
+    plot_auc_vs_kernels,
+    plot_criteria,
+    plot_paired_differences,
+)
+from sklearn_deepprune.experiments._report import write_report
+from sklearn_deepprune.experiments._statistics import (
+    compare_variants,
+    paired_differences,
+    summarize,
+)
+from sklearn_deepprune.experiments._sweep import (
+    NO_CRITERION,
+    RESULT_COLUMNS,
+    load_results,
+    run_sweep,
+)
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "NO_CRITERION",
+    "RESULT_COLUMNS",
+    "SweepDataset",
+    "compare_variants",
+    "load_results",
+    "paired_differences",
+    "plot_auc_vs_kernels",
+    "plot_criteria",
+    "plot_paired_differences",
+    "resolve_datasets",
+    "run_sweep",
+    "summarize",
+    "write_report",
+]

@@ -249,7 +249,7 @@ class SequenceOneHotEncoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n, 4, length_)
+        ndarray of shape (n, 4, ``length_``)
             One-hot encoding, channels in ``ALPHABET`` order.
         """
         check_is_fitted(self)

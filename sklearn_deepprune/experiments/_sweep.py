@@ -146,8 +146,6 @@ def _run_job(job: _Job, data: tuple, torch_threads: int | None) -> tuple[str, li
 
     from sklearn_deepprune.classifier import DeepPruneClassifier
 
-    if torch_threads is not None:
-        torch.set_num_threads(torch_threads)
     # Workers may get read-only memory maps, which torch warns about.
     X_train, X_test = (np.require(X, requirements="W") for X in (data[0], data[2]))
     y_train, y_test = data[1], data[3]
@@ -159,7 +157,14 @@ def _run_job(job: _Job, data: tuple, torch_threads: int | None) -> tuple[str, li
         criterion="weight" if job.criterion == NO_CRITERION else job.criterion,
         random_state=job.seed,
     )
-    clf.fit(X_train, y_train)
+    threads = torch.get_num_threads()
+    if torch_threads is not None:
+        torch.set_num_threads(torch_threads)
+    try:
+        clf.fit(X_train, y_train)
+    finally:
+        # A thread-backend worker (Dask in-process, n_jobs=1) is the caller's process.
+        torch.set_num_threads(threads)
     positive = np.asarray(y_test) == clf.classes_[1]
     history = clf.pruning_history_
     epochs = np.cumsum([row["epochs"] for row in history])

@@ -14,9 +14,44 @@ The module's interface is deliberately small -- its parameters
 shape ``(1, K)``, ``dense.bias``), :meth:`MotifScanNet.forward`,
 :meth:`MotifScanNet.kernel_scores` and :meth:`MotifScanNet.activations` -- so
 that how the scan is computed can change without touching anything else.
+
+How the scan is computed (the ``scanner``)
+------------------------------------------
+``"conv"``
+    :func:`torch.nn.functional.conv1d`, ReLU, max, with autograd: the plain
+    PyTorch formulation.
+``"scan"``
+    A custom autograd function for ``max_l relu(conv)`` that exploits the
+    model's structure. Forward: if the batch is one-hot (every column all zero
+    or a single 1, e.g. uint8 from
+    :class:`~sklearn_deepprune.encoding.SequenceOneHotEncoder`), the score of a
+    window is a sum of table look-ups: the kernels are folded into a table of
+    the summed weights of every ``g``-mer at each of the ``ceil(w / g)``
+    offsets of the window (``g = 3`` for DNA: ``5**3`` rows per offset, the
+    fifth "base" being an all-zero column), so a window costs ``ceil(w / g)``
+    vector adds of length ``K`` instead of ``C * w`` multiply-adds
+    (:func:`torch.nn.functional.embedding_bag`). Other input is unfolded into
+    windows, ``(n * L, C * w)``, and multiplied by the ``(C * w, K)`` kernels in
+    one matrix product. Then the maximum over positions and its position (the
+    first, as :func:`torch.argmax`). Backward: after the global max only the
+    winning window of each kernel has a gradient, so the weight gradient is
+    ``sum_n g[n, k] * window[n, argmax[n, k]]``, accumulated for one-hot input
+    as an ``index_add`` into the look-up table and folded back; no gradient
+    flows to the input (it is data). In fp32 this is the ``"conv"`` function
+    up to float rounding (the sums are ordered differently).
+``"scan_bf16"``
+    ``"scan"`` with the search for the best window in bfloat16 (fp32
+    accumulation), after which the winner's score is recomputed exactly in
+    the parameters' dtype; so the output is the exact score of the chosen
+    window, and the choice can differ from ``"conv"``'s only between windows
+    whose scores are within bf16 rounding of each other. Worth it where bf16
+    matrix products are fast (GPUs; CPUs with AMX) and the input is not
+    one-hot.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -41,11 +76,27 @@ def same_padding(kernel_size: int) -> tuple[int, int]:
 
 
 #: The ways of computing the scan that :class:`MotifScanNet` offers.
-SCANNERS = ("conv",)
+SCANNERS = ("conv", "scan", "scan_bf16")
+
+# Score-matrix elements (n * L * K) computed at once by the "scan" scanners;
+# larger batches are processed in chunks of sequences (64 MiB of fp32).
+_CHUNK_ELEMENTS = 1 << 24
+
+# Up to this many kernels, the "scan" scanner computes its forward pass with
+# conv1d (faster than the look-up for few kernels on CPU).
+_CONV_MAX_KERNELS = 16
+
+# Rows per offset of the one-hot look-up table: the group size g is the largest
+# with (C + 1) ** g <= this (g = 3 for DNA, as measured fastest on CPU).
+_MAX_TABLE_ROWS = 256
 
 
 def default_scanner(device: str | torch.device) -> str:
     """The fastest scanner for a device.
+
+    ``"scan"`` everywhere: on CPU one-hot batches take the look-up path, where
+    bf16 gains little (measured in ``benchmarks/train_throughput.py``), and
+    ``"scan"`` is exact in fp32. ``"scan_bf16"`` is opt-in.
 
     Parameters
     ----------
@@ -57,7 +108,233 @@ def default_scanner(device: str | torch.device) -> str:
     str
         One of :data:`SCANNERS`.
     """
-    return "conv"
+    torch.device(device)  # validate
+    return "scan"
+
+
+# -- the "scan" autograd function ---------------------------------------------
+
+
+def _one_hot_codes(X: torch.Tensor) -> torch.Tensor | None:
+    """Per-position base codes ``(n, L)`` of a one-hot batch, or ``None``.
+
+    Code ``c < C`` is channel ``c``; code ``C`` is an all-zero column (padding,
+    unknown base). ``None`` when some column is not all zero or a single 1.
+    """
+    if X.dtype == torch.bool:
+        X = X.to(torch.uint8)
+    if not bool(((X == 0) | (X == 1)).all()):
+        return None
+    total = X.sum(dim=1)
+    if bool((total > 1).any()):
+        return None
+    n_channels = X.shape[1]
+    channel = torch.arange(n_channels, device=X.device).view(1, n_channels, 1)
+    codes = (X.to(torch.int32) * channel).sum(dim=1, dtype=torch.int32)
+    return codes.masked_fill_(total == 0, n_channels)
+
+
+def _group_size(n_channels: int, kernel_size: int) -> int:
+    g = max(1, int(math.log(_MAX_TABLE_ROWS) / math.log(n_channels + 1) + 1e-9))
+    return min(g, kernel_size)
+
+
+def _lookup_indices(codes: torch.Tensor, n_channels: int, kernel_size: int) -> torch.Tensor:
+    """Table rows ``(n, L, n_blocks)`` of each window's ``g``-mers (see :func:`_lookup_table`)."""
+    g = _group_size(n_channels, kernel_size)
+    n_blocks = -(-kernel_size // g)
+    base = n_channels + 1
+    n, length = codes.shape
+    left, right = same_padding(kernel_size)
+    padded = F.pad(codes, (left, right + n_blocks * g - kernel_size), value=n_channels)
+    span = length + (n_blocks - 1) * g
+    gmer = padded[:, :span].clone()
+    for i in range(1, g):
+        gmer += padded[:, i : i + span] * base**i
+    rows = gmer.unfold(1, (n_blocks - 1) * g + 1, 1)[:, :, ::g]
+    offsets = torch.arange(n_blocks, dtype=rows.dtype, device=codes.device) * base**g
+    return rows + offsets
+
+
+def _lookup_table(weight: torch.Tensor, bias: torch.Tensor, group: int) -> torch.Tensor:
+    """Summed weights of every ``g``-mer at every offset: ``(n_blocks * (C+1)**g, K)``.
+
+    Row ``j * (C+1)**g + sum_i c_i (C+1)**i`` holds
+    ``sum_i weight[:, c_i, j*g + i]`` (channel ``C`` and offsets past the
+    kernel weigh zero); the bias is folded into block 0.
+    """
+    K, C, w = weight.shape
+    n_blocks = -(-w // group)
+    ext = weight.new_zeros(K, C + 1, n_blocks * group)
+    ext[:, :C, :w] = weight
+    ext = ext.view(K, C + 1, n_blocks, group).permute(2, 0, 1, 3)  # (nb, K, C+1, g)
+    table = weight.new_zeros((n_blocks, K) + (C + 1,) * group)
+    for i in range(group):
+        shape = [n_blocks, K] + [1] * group
+        shape[2 + group - 1 - i] = C + 1
+        table = table + ext[..., i].reshape(shape)
+    table[0] += bias.view((K,) + (1,) * group)
+    return table.reshape(n_blocks, K, -1).transpose(1, 2).reshape(-1, K)
+
+
+def _table_to_weight_grad(grad_table: torch.Tensor, shape: torch.Size, group: int):
+    """Fold a gradient of :func:`_lookup_table` (bias excluded) back onto the weight."""
+    K, C, w = shape
+    n_blocks = -(-w // group)
+    grad = grad_table.view((n_blocks,) + (C + 1,) * group + (K,))
+    out = grad_table.new_empty(K, C + 1, n_blocks, group)
+    for i in range(group):
+        axis = 1 + group - 1 - i
+        others = tuple(a for a in range(1, 1 + group) if a != axis)
+        part = grad.sum(dim=others) if others else grad  # (nb, C+1, K)
+        out[..., i] = part.permute(2, 1, 0)
+    return out.view(K, C + 1, n_blocks * group)[:, :C, :w]
+
+
+def _max_argmax(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum over dim 1 of ``(n, L, K)`` and its first position, both ``(n, K)``.
+
+    Blockwise (max of block maxima, then the first position inside the first
+    winning block), because max-with-indices over a middle dimension is slow
+    on CPU; ties go to the first position, as in :func:`torch.argmax`.
+    """
+    n, length, K = scores.shape
+    block = max(1, math.isqrt(length))
+    n_full = length // block
+    maxima = scores[:, : n_full * block].view(n, n_full, block, K).amax(dim=2)
+    if n_full * block < length:
+        rest = scores[:, n_full * block :].amax(dim=1, keepdim=True)
+        maxima = torch.cat([maxima, rest], dim=1)
+    values = maxima.amax(dim=1)
+    which = _first_equal(maxima, values)
+    steps = torch.arange(block, device=scores.device).view(1, block, 1)
+    index = (which.unsqueeze(1) * block + steps).clamp_(max=length - 1)
+    inside = _first_equal(scores.gather(1, index), values)
+    return values, (which * block + inside).clamp_(max=length - 1)
+
+
+def _first_equal(candidates: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """First index ``i`` along dim 1 of ``(n, m, K)`` with ``candidates[:, i] == values``.
+
+    ``m - max_i (m - i) [equal]`` with small integers, because
+    :func:`torch.argmax` over a middle dimension is slow on CPU.
+    """
+    m = candidates.shape[1]
+    dtype = torch.uint8 if m < 256 else torch.int32
+    rank = torch.arange(m, 0, -1, dtype=dtype, device=candidates.device).view(1, m, 1)
+    hit = torch.where(candidates == values.unsqueeze(1), rank, torch.zeros((), dtype=dtype))
+    return m - hit.amax(dim=1).long()
+
+
+def _scan_chunk(X, weight, bias, bf16, need_argmax):
+    """Best window score (pre-ReLU) ``(n, K)`` of each kernel, its position, look-up rows.
+
+    Returns ``(values, positions or None, rows or None)``; ``rows`` are the
+    one-hot look-up rows ``(n, L, n_blocks)``, ``None`` for other input.
+    """
+    K, C, w = weight.shape
+    n, _, length = X.shape
+    if n == 0:
+        empty = torch.zeros(0, K, dtype=torch.long, device=X.device)
+        return weight.new_zeros(0, K), empty, None
+    if K <= _CONV_MAX_KERNELS and not bf16:
+        # Few kernels: per-window overheads dominate the look-up; conv1d is
+        # cheaper here, and the arg-max backward still applies.
+        scores = F.conv1d(F.pad(X.to(weight.dtype), same_padding(w)), weight, bias)
+        if not need_argmax:
+            return scores.amax(dim=2), None, None
+        values, positions = _max_argmax(scores.transpose(1, 2))
+        return values, positions, None
+    codes = _one_hot_codes(X)
+    search_dtype = torch.bfloat16 if bf16 else weight.dtype
+    if codes is not None:
+        rows = _lookup_indices(codes, C, w)
+        table = _lookup_table(weight, bias, _group_size(C, w))
+        scores = F.embedding_bag(
+            rows.reshape(n * length, -1), table.to(search_dtype), mode="sum"
+        ).view(n, length, K)
+    else:
+        rows = None
+        windows = F.pad(X.to(weight.dtype), same_padding(w)).unfold(2, w, 1)
+        windows = windows.permute(0, 2, 1, 3).reshape(n * length, C * w)
+        flat = weight.reshape(K, C * w)
+        if bf16:
+            scores = (windows.to(search_dtype) @ flat.to(search_dtype).t()).view(n, length, K)
+        else:
+            scores = torch.addmm(bias, windows, flat.t()).view(n, length, K)
+    if not (need_argmax or bf16):
+        return scores.amax(dim=1), None, rows
+    values, positions = _max_argmax(scores)
+    if bf16:  # exact score of the chosen window
+        if rows is not None:
+            chosen = rows.gather(1, positions.unsqueeze(2).expand(n, K, rows.shape[2]))
+            kernel = torch.arange(K, device=X.device).view(1, K, 1)
+            values = table.reshape(-1)[chosen * K + kernel].sum(dim=2)
+        else:
+            chosen = _argmax_windows(X.to(weight.dtype), positions, w)
+            values = torch.einsum("nkcw,kcw->nk", chosen, weight)
+            values = values + bias
+    return values, positions, rows
+
+
+def _argmax_windows(X: torch.Tensor, positions: torch.Tensor, kernel_size: int):
+    """The winning window of each kernel: ``(n, K, C, w)``."""
+    windows = F.pad(X, same_padding(kernel_size)).unfold(2, kernel_size, 1)  # (n, C, L, w)
+    windows = windows.permute(0, 2, 1, 3)  # (n, L, C, w)
+    batch = torch.arange(X.shape[0], device=X.device).unsqueeze(1)
+    return windows[batch, positions]
+
+
+def _scan_max(X, weight, bias, bf16, need_argmax):
+    """:func:`_scan_chunk` over chunks of sequences; the same three results."""
+    n = X.shape[0]
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, X.shape[2] * weight.shape[0]))
+    parts = [
+        _scan_chunk(X[i : i + chunk], weight, bias, bf16, need_argmax)
+        for i in range(0, max(n, 1), chunk)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    values = torch.cat([p[0] for p in parts])
+    positions = torch.cat([p[1] for p in parts]) if need_argmax else None
+    one_hot = all(p[2] is not None for p in parts)
+    rows = torch.cat([p[2] for p in parts]) if one_hot else None
+    return values, positions, rows
+
+
+class _ScanMax(torch.autograd.Function):
+    """``max_l relu(conv1d(X, weight, bias, 'same'))`` with an arg-max backward."""
+
+    @staticmethod
+    def forward(ctx, X, weight, bias, bf16):
+        values, positions, rows = _scan_max(X, weight, bias, bf16, need_argmax=True)
+        ctx.one_hot = rows is not None
+        ctx.weight_shape = weight.shape
+        data = rows if ctx.one_hot else X.to(weight.dtype)
+        ctx.save_for_backward(data, positions, values > 0)
+        return values.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        data, positions, active = ctx.saved_tensors
+        grad = grad * active
+        K, C, w = ctx.weight_shape
+        grad_bias = grad.sum(dim=0)
+        if ctx.one_hot:
+            group = _group_size(C, w)
+            n_blocks = data.shape[2]
+            chosen = data.gather(1, positions.unsqueeze(2).expand(-1, K, n_blocks))
+            kernel = torch.arange(K, device=grad.device).view(1, K, 1)
+            grad_table = grad.new_zeros(n_blocks * (C + 1) ** group * K)
+            grad_table.index_add_(
+                0,
+                (chosen * K + kernel).reshape(-1),
+                grad.unsqueeze(2).expand_as(chosen).reshape(-1),
+            )
+            grad_weight = _table_to_weight_grad(grad_table, ctx.weight_shape, group)
+        else:
+            grad_weight = torch.einsum("nk,nkcw->kcw", grad, _argmax_windows(data, positions, w))
+        return None, grad_weight, grad_bias, None
 
 
 class MotifScanNet(nn.Module):
@@ -71,8 +348,14 @@ class MotifScanNet(nn.Module):
         Kernel width ``w`` in positions.
     in_channels : int, default=4
         Input channels ``C`` (4 for one-hot DNA).
-    scanner : {"conv"}, default="conv"
-        How the motif scan is computed. ``"conv"``: :func:`torch.nn.functional.conv1d`.
+    scanner : {"conv", "scan", "scan_bf16"}, default="conv"
+        How the motif scan is computed (see the module docstring): ``"conv"``,
+        :func:`torch.nn.functional.conv1d` with autograd; ``"scan"``, a
+        one-hot look-up (or windows-times-kernels matrix product) forward and
+        an arg-max-window backward, the same function in fp32 and several
+        times faster to train; ``"scan_bf16"``, ``"scan"`` searching the best
+        window in bfloat16. The ``"scan"`` scanners give no gradient with
+        respect to the input.
 
     Attributes
     ----------
@@ -98,6 +381,9 @@ class MotifScanNet(nn.Module):
     def activations(self, X: torch.Tensor) -> torch.Tensor:
         """ReLU activations of every kernel at every position.
 
+        Always computed with :func:`torch.nn.functional.conv1d`, whatever the
+        scanner.
+
         Parameters
         ----------
         X : torch.Tensor of shape (n, C, L)
@@ -120,14 +406,30 @@ class MotifScanNet(nn.Module):
         Parameters
         ----------
         X : torch.Tensor of shape (n, C, L)
-            Input.
+            Input; any dtype (uint8 one-hot is not copied to float by the
+            ``"scan"`` scanners).
 
         Returns
         -------
         torch.Tensor of shape (n, K)
             ``max_l relu(conv(X))``.
         """
-        return self.activations(X).amax(dim=2)
+        if self.scanner == "conv":
+            return self.activations(X).amax(dim=2)
+        if X.requires_grad:
+            raise ValueError(
+                f"scanner={self.scanner!r} computes no gradient with respect to the input; "
+                "use scanner='conv'"
+            )
+        if X.ndim != 3 or X.shape[1] != self.in_channels:
+            raise ValueError(
+                f"expected input of shape (n, {self.in_channels}, L); got {tuple(X.shape)}"
+            )
+        bf16 = self.scanner == "scan_bf16" and self.conv.weight.dtype == torch.float32
+        weight, bias = self.conv.weight, self.conv.bias
+        if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
+            return _ScanMax.apply(X, weight, bias, bf16)
+        return _scan_max(X, weight, bias, bf16, need_argmax=False)[0].clamp(min=0)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Logit of P(bound).

@@ -1,0 +1,243 @@
+"""MotifScanNet: every scanner computes the Conv1d formulation, forward and backward."""
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from sklearn_deepprune import network
+from sklearn_deepprune.network import SCANNERS, MotifScanNet, default_scanner, same_padding
+from sklearn_deepprune.pruning import shrink_network
+
+# How each code path of the "scan" scanner is reached: "lookup" (one-hot input,
+# many kernels), "matmul" (other input, many kernels), "conv" (few kernels).
+PATHS = ("lookup", "matmul", "small")
+
+
+def reference(net: MotifScanNet, X: torch.Tensor) -> torch.Tensor:
+    """The network's function written with F.conv1d (the "conv" formulation)."""
+    X = X.to(net.conv.weight.dtype)
+    padded = F.pad(X, same_padding(net.kernel_size))
+    scores = F.relu(F.conv1d(padded, net.conv.weight, net.conv.bias)).amax(dim=2)
+    return F.linear(scores, net.dense.weight, net.dense.bias).squeeze(1)
+
+
+def one_hot(n, length, channels=4, gaps=False, seed=0, dtype=torch.uint8):
+    """Random one-hot ``(n, C, L)``; with ``gaps`` some columns are all zero."""
+    gen = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, channels + int(gaps), (n, length), generator=gen)
+    return F.one_hot(codes, channels + 1)[..., :channels].permute(0, 2, 1).to(dtype)
+
+
+def make_pair(n_kernels, kernel_size, scanner, channels=4, seed=0):
+    """A network with random (continuous) weights and a copy with another scanner."""
+    torch.manual_seed(seed)
+    ref = MotifScanNet(n_kernels, kernel_size, channels, "conv")
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_()
+    net = MotifScanNet(n_kernels, kernel_size, channels, scanner)
+    net.load_state_dict(ref.state_dict())
+    return ref, net
+
+
+def outputs_and_grads(net, X, use_reference=False):
+    net.zero_grad()
+    out = reference(net, X) if use_reference else net(X)
+    (out * torch.linspace(-1, 1, len(out))).sum().backward()
+    grads = [p.grad.clone() for p in (net.conv.weight, net.conv.bias, net.dense.weight)]
+    grads.append(net.dense.bias.grad.clone())
+    return [out.detach(), *grads]
+
+
+@pytest.fixture(params=PATHS)
+def path(request, monkeypatch):
+    """Force one code path of the "scan" scanners."""
+    limit = 10**6 if request.param == "small" else 0
+    monkeypatch.setattr(network, "_CONV_MAX_KERNELS", limit)
+    return request.param
+
+
+def path_input(path, n, length, channels=4, seed=0):
+    if path == "matmul":
+        return torch.randn(n, channels, length, generator=torch.Generator().manual_seed(seed))
+    return one_hot(n, length, channels, gaps=True, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("n_kernels", "kernel_size", "length"),
+    [(40, 24, 101), (7, 5, 30), (3, 4, 30), (1, 6, 25), (5, 24, 10), (6, 1, 12), (9, 15, 15)],
+)
+def test_scan_matches_conv1d_forward_and_gradients(path, n_kernels, kernel_size, length):
+    # Odd and even widths, width > L (24 > 10), one kernel, width 1.
+    ref, net = make_pair(n_kernels, kernel_size, "scan")
+    X = path_input(path, 13, length)
+    expected = outputs_and_grads(ref, X, use_reference=True)
+    got = outputs_and_grads(net, X)
+    for name, e, g in zip(
+        ["logits", "weight", "bias", "dense", "dense bias"], expected, got, strict=True
+    ):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-4, msg=name)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            net.kernel_scores(X), ref.kernel_scores(X), rtol=1e-5, atol=1e-4
+        )
+        torch.testing.assert_close(net(X), expected[0], rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("scanner", SCANNERS)
+def test_conv_scanner_matches_reference(scanner):
+    ref, net = make_pair(8, 6, scanner)
+    X = one_hot(5, 20)
+    torch.testing.assert_close(ref(X), reference(ref, X))
+    torch.testing.assert_close(net.activations(X), ref.activations(X))
+
+
+def test_input_dtypes_give_the_same_result(path):
+    ref, net = make_pair(20, 7, "scan")
+    X = one_hot(6, 33, gaps=path != "matmul")
+    expected = outputs_and_grads(ref, X, use_reference=True)
+    for dtype in (torch.uint8, torch.bool, torch.float32, torch.float64):
+        got = outputs_and_grads(net, X.to(dtype))
+        for e, g in zip(expected, got, strict=True):
+            torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-4)
+
+
+def test_one_hot_ties_split_or_not_the_gradient_is_the_same(path):
+    # Poly-A: every interior window is the same, so the max is tied across
+    # positions. F.conv1d + amax spreads the gradient over the ties, the scan
+    # gives it to the first one; the windows are equal, so the gradients are.
+    ref, net = make_pair(20, 5, "scan")
+    X = torch.zeros(4, 4, 30, dtype=torch.uint8)
+    X[:, 0] = 1
+    X[1] = 0  # no bases at all: every window is zero, the score is relu(bias)
+    X[2, :, 10:] = 0  # a sequence that ends early (zero padding)
+    expected = outputs_and_grads(ref, X, use_reference=True)
+    got = outputs_and_grads(net, X)
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-4)
+    assert torch.isfinite(got[1]).all()
+
+
+def test_ties_go_to_the_first_position():
+    scores = torch.tensor([[[0.0, 1.0]] * 3 + [[2.0, 1.0]] * 9 + [[2.0, 0.5]]])
+    values, positions = network._max_argmax(scores)
+    assert values.tolist() == [[2.0, 1.0]]
+    assert positions.tolist() == [[3, 0]]
+    X = torch.randn(3, 50, 17)
+    values, positions = network._max_argmax(X)
+    torch.testing.assert_close(values, X.amax(dim=1))
+    torch.testing.assert_close(positions, X.argmax(dim=1))
+
+
+def test_chunked_batches_give_the_same_result(path, monkeypatch):
+    ref, net = make_pair(20, 9, "scan")
+    X = path_input(path, 11, 40)
+    expected = outputs_and_grads(net, X)
+    monkeypatch.setattr(network, "_CHUNK_ELEMENTS", 40 * 20 * 3)  # 3 sequences a chunk
+    got = outputs_and_grads(net, X)
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-5)
+
+
+def test_double_precision(path):
+    ref, net = make_pair(20, 8, "scan")
+    ref.double()
+    net.double()
+    X = path_input(path, 5, 30)
+    expected = outputs_and_grads(ref, X, use_reference=True)
+    got = outputs_and_grads(net, X)
+    assert got[0].dtype == torch.float64
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-10)
+
+
+def test_one_input_channel():
+    # A 2-d input is read by the estimator as one channel; binary or real.
+    ref, net = make_pair(20, 5, "scan", channels=1)
+    for X in (one_hot(6, 30, channels=1, gaps=True), torch.randn(6, 1, 30)):
+        expected = outputs_and_grads(ref, X, use_reference=True)
+        for e, g in zip(expected, outputs_and_grads(net, X), strict=True):
+            torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-4)
+
+
+def test_bf16_scan_scores_are_exact_scores_of_near_best_windows(path):
+    ref, net = make_pair(32, 12, "scan_bf16")
+    X = path_input(path, 16, 60)
+    with torch.no_grad():
+        best = ref.kernel_scores(X)
+        got = net.kernel_scores(X)
+        activations = ref.activations(X)
+    # Some window has exactly this score (up to fp32 rounding) ...
+    gap = (activations - got.unsqueeze(2)).abs().amin(dim=2)
+    assert (gap <= 1e-4).all()
+    # ... and it is the best one up to bf16 rounding of the scores.
+    assert (got <= best + 1e-4).all()
+    assert (got >= best - 0.02 * best.abs().clamp(min=1)).all()
+    out = outputs_and_grads(net, X)
+    assert all(torch.isfinite(t).all() for t in out)
+
+
+def test_bf16_scan_with_a_clear_winner_equals_conv():
+    # One motif planted in every sequence scores far above every other window.
+    ref, net = make_pair(20, 6, "scan_bf16")
+    X = one_hot(8, 40, seed=3)
+    motif = X[0, :, 5:11].clone()
+    for i in range(8):
+        X[i, :, 3 * i : 3 * i + 6] = motif
+    with torch.no_grad():
+        for k in range(20):
+            ref.conv.weight[k] = 10.0 * motif.float() - 5.0
+        net.load_state_dict(ref.state_dict())
+    expected = outputs_and_grads(ref, X, use_reference=True)
+    got = outputs_and_grads(net, X)
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("scanner", ["scan", "scan_bf16"])
+def test_scan_refuses_input_gradients(scanner):
+    net = MotifScanNet(4, 3, 4, scanner)
+    X = torch.rand(2, 4, 10, requires_grad=True)
+    with pytest.raises(ValueError, match="no gradient with respect to the input"):
+        net(X)
+
+
+def test_empty_batch(path):
+    _, net = make_pair(20, 5, "scan")
+    X = path_input(path, 0, 30)
+    assert net(X).shape == (0,)
+    with torch.no_grad():
+        assert net.kernel_scores(X).shape == (0, 20)
+
+
+@pytest.mark.parametrize("scanner", SCANNERS)
+def test_shrink_network_equals_masked_original(scanner, path):
+    ref, net = make_pair(24, 7, scanner)
+    keep = np.array([0, 3, 5, 11, 23])
+    X = path_input(path, 9, 31)
+    smaller = shrink_network(net, keep)
+    assert smaller.scanner == scanner
+    assert smaller.n_kernels == len(keep)
+    masked = MotifScanNet(24, 7, 4, "conv")
+    masked.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        mask = torch.zeros(24)
+        mask[keep] = 1.0
+        masked.dense.weight.mul_(mask)
+        torch.testing.assert_close(smaller(X), reference(masked, X), rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(
+            smaller.kernel_scores(X), ref.kernel_scores(X)[:, keep], rtol=1e-5, atol=1e-4
+        )
+
+
+def test_scanner_choice_and_parameter_names():
+    assert set(SCANNERS) == {"conv", "scan", "scan_bf16"}
+    assert default_scanner("cpu") in SCANNERS
+    assert default_scanner(torch.device("cpu")) in SCANNERS
+    with pytest.raises(ValueError, match="scanner must be one of"):
+        MotifScanNet(4, 3, 4, "fft")
+    names = {s: list(MotifScanNet(4, 3, 4, s).state_dict()) for s in SCANNERS}
+    assert all(
+        n == ["conv.weight", "conv.bias", "dense.weight", "dense.bias"] for n in names.values()
+    )

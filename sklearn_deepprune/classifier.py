@@ -21,6 +21,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
+from torch.utils.data import Subset
 
 from sklearn_deepprune.network import SCANNERS, MotifScanNet, default_scanner
 from sklearn_deepprune.pruning import CRITERIA, keep_half, shrink_network
@@ -277,11 +278,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _train_stage(self, module, lr, data, valid, train=True):
-        """Train ``module`` as one stage; return the skorch net and a history row."""
+        """Train ``module`` on the dataset ``data`` as one stage; return the net and a row."""
         start = time.perf_counter()
         net = self._make_net(module, lr, valid)
         if train and self.max_epochs > 0:
-            net.fit(*data)
+            net.fit(data, None)
         else:
             net.initialize()
         epochs = len(net.history)
@@ -297,23 +298,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         }
         return net, row
 
-    def _kernel_scores(self, module: MotifScanNet, X: np.ndarray) -> np.ndarray:
-        module.eval()
-        with torch.no_grad():
-            return np.concatenate(
-                [
-                    module.kernel_scores(
-                        torch.as_tensor(X[i : i + _INFERENCE_BATCH]).to(module.conv.weight.device)
-                    )
-                    .cpu()
-                    .numpy()
-                    for i in range(0, len(X), _INFERENCE_BATCH)
-                ]
-            )
-
-    def _split(self, X, y, seed):
+    def _split(self, y, seed):
+        """Indices of the training and the validation part (``None``: no validation)."""
+        everything = np.arange(len(y))
         if self.validation_fraction == 0:
-            return (X, y), None
+            return everything, None
         n_valid = max(int(np.ceil(self.validation_fraction * len(y))), 2)
         if np.bincount(y).min() < 2 or len(y) - n_valid < 2:
             warnings.warn(
@@ -323,11 +312,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-            return (X, y), None
-        X_train, X_valid, y_train, y_valid = train_test_split(
-            X, y, test_size=n_valid, stratify=y, random_state=seed
-        )
-        return (X_train, y_train), Dataset(X_valid, y_valid)
+            return everything, None
+        # Indices, not copies: the one-hot data can be most of the memory.
+        return train_test_split(everything, test_size=n_valid, stratify=y, random_state=seed)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -367,25 +354,24 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
                 f"DeepPruneClassifier needs 2 classes in y; got {len(self.classes_)} class "
                 f"({self.classes_.tolist()})"
             )
-        y_index = y_index.astype(np.float32)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        data, valid = self._split(X, y_index.astype(np.int64), seed)
-        data = (data[0], data[1].astype(np.float32))
-        if valid is not None:
-            valid = Dataset(valid.X, valid.y.astype(np.float32))
+        train_index, valid_index = self._split(y_index, seed)
+        everything = Dataset(X, y_index.astype(np.float32))
+        valid = None if valid_index is None else Subset(everything, valid_index)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self._fit_stages(X.shape[1], data, valid)
+            self._fit_stages(X, y_index[train_index], Subset(everything, train_index), valid)
         module = self.net_.module_
         self.kernels_ = module.conv.weight.detach().cpu().numpy().copy()
         self.kernel_bias_ = module.conv.bias.detach().cpu().numpy().copy()
         self.dense_weight_ = module.dense.weight.detach().cpu().numpy()[0].copy()
         return self
 
-    def _fit_stages(self, n_channels, data, valid):
+    def _fit_stages(self, X, y_train, data, valid):
+        """The stage loop; ``data``, ``valid``: subsets of ``X``; ``y_train``: data's labels."""
         steps = 0 if self.variant == "baseline" else self.n_prune_steps
         module = MotifScanNet(
-            self.n_kernels * 2**steps, self.kernel_size, n_channels, self._scanner()
+            self.n_kernels * 2**steps, self.kernel_size, X.shape[1], self._scanner()
         )
         initial = copy.deepcopy(module)
         kernel_ids = np.arange(module.n_kernels)
@@ -400,9 +386,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             kept = importance = pruned_state = None
             if step > 0:
                 module = self.net_.module_
-                scores = self._kernel_scores(module, data[0])
+                scores = _batched(module.kernel_scores, X, data.indices)
                 dense = module.dense.weight.detach().cpu().numpy()[0]
-                importance = CRITERIA[self.criterion](dense, scores, data[1])
+                importance = CRITERIA[self.criterion](dense, scores, y_train)
                 kept = keep_half(importance)
                 kernel_ids = kernel_ids[kept]
                 if self.variant == "lottery":
@@ -432,17 +418,6 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction ----------------------------------------------------------
 
-    def _logits(self, module: MotifScanNet, X: np.ndarray) -> np.ndarray:
-        module.eval()
-        device = next(module.parameters()).device
-        with torch.no_grad():
-            return np.concatenate(
-                [
-                    module(torch.as_tensor(X[i : i + _INFERENCE_BATCH]).to(device)).cpu().numpy()
-                    for i in range(0, len(X), _INFERENCE_BATCH)
-                ]
-            ).astype(np.float64)
-
     def decision_function(self, X):
         """Logit of P(class ``classes_[1]``) for each sequence.
 
@@ -458,7 +433,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X)
-        return self._logits(self.net_.module_, X)
+        return _batched(self.net_.module_, X).astype(np.float64)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -545,7 +520,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
                 state["n_kernels"], self.kernel_size, X.shape[1], self.net_.module_.scanner
             )
             module.load_state_dict(weights)
-            yield state["n_kernels"], self._logits(module.to(self.device), X)
+            yield state["n_kernels"], _batched(module.to(self.device), X).astype(np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -553,6 +528,30 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _batched(function, X: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+    """Apply a network method (``module`` or ``module.kernel_scores``) batch by batch.
+
+    Only one batch of ``X`` (or of its rows ``index``) is on the device at a
+    time, in eval mode and without gradients.
+    """
+    module = getattr(function, "__self__", function)
+    module.eval()
+    device = next(module.parameters()).device
+    n = len(X) if index is None else len(index)
+    with torch.no_grad():
+        return np.concatenate(
+            [
+                function(torch.as_tensor(X[_rows(index, start)]).to(device)).cpu().numpy()
+                for start in range(0, n, _INFERENCE_BATCH)
+            ]
+        )
+
+
+def _rows(index: np.ndarray | None, start: int):
+    stop = start + _INFERENCE_BATCH
+    return slice(start, stop) if index is None else index[start:stop]
 
 
 def _proba(logits: np.ndarray) -> np.ndarray:

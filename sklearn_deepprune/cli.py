@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 from sklearn_deepprune.classifier import VARIANTS
 from sklearn_deepprune.pruning import CRITERIA
 
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna")
+
 #: Settings of ``deepprune sweep`` without flags: a real but small sweep (a few
 #: minutes on 2 CPU cores). ``--preset paper`` gives the paper's settings.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -157,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "data",
         help="a data folder (train.data/test.data, or DeepBind's NAME_AC/NAME_B.seq.gz), a "
-        "file of 'ID SEQUENCE LABEL' lines, or simulated1 ... simulated5",
+        "file of 'ID SEQUENCE LABEL' lines, a FASTA file of peaks (.fa/.fasta/.fna, "
+        "optionally .gz; dinucleotide-shuffled copies become the negatives), or "
+        "simulated1 ... simulated5",
     )
     fit.add_argument("-o", "--output", required=True, help="folder to write")
     fit.add_argument("--test", default=None, help="test file, when DATA is a single file")
@@ -301,16 +305,25 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_labelled(path: str):
+    """``(sequences, labels)`` of one file; FASTA holds positives, shuffles are negatives."""
+    from sklearn_deepprune.datasets import load_chipseq, load_fasta
+
+    name = Path(path).name.lower().removesuffix(".gz")
+    if name.endswith(_FASTA_SUFFIXES):
+        return load_fasta(path, negatives="shuffle", return_X_y=True)
+    return load_chipseq(path, negatives="shuffle", return_X_y=True)
+
+
 def _fit_data(args: argparse.Namespace):
     """``(X_train, y_train, X_test, y_test)``; the test part is None without one."""
-    from sklearn_deepprune.datasets import load_chipseq
     from sklearn_deepprune.experiments import resolve_datasets
 
     if Path(args.data).is_file():
-        X_train, y_train = load_chipseq(args.data, negatives="shuffle", return_X_y=True)
+        X_train, y_train = _read_labelled(args.data)
         if args.test is None:
             return X_train, y_train, None, None
-        X_test, y_test = load_chipseq(args.test, negatives="shuffle", return_X_y=True)
+        X_test, y_test = _read_labelled(args.test)
         return X_train, y_train, X_test, y_test
     if args.test is not None:
         raise ValueError("--test is only for a single-file DATA; a folder has its own test part")

@@ -94,3 +94,14 @@ def test_simulate_fit_sweep_report(tmp_path, capsys):
     assert "win_fraction" in out
     assert (results / "report" / "auc_vs_kernels.png").is_file()
     assert (results / "report" / "paired_differences.png").is_file()
+
+
+def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
+    records = [f">peak{i}\nGATAAGGC{'ACGTTGCA'[i % 8 :] * 4}\n" for i in range(40)]
+    fasta = tmp_path / "peaks.fa"
+    fasta.write_text("".join(records))
+    model = tmp_path / "model"
+    assert main(["fit", str(fasta), "-o", str(model), "-q", "--n-kernels", "1", *TINY]) == 0
+    metrics = json.loads((model / "metrics.json").read_text())
+    assert metrics["n_train"] == 80  # 40 peaks and one shuffle of each
+    assert metrics["n_test"] is None

@@ -117,6 +117,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         order. The same int gives the same predictions.
     verbose : int, default=0
         0: silent; 1: a progress bar over stages; 2: also skorch's epoch table.
+    callbacks : list of (str, skorch.callbacks.Callback) or None, default=None
+        Extra skorch callbacks for every stage's net, for example
+        :class:`skorch.callbacks.LRScheduler` or
+        :class:`skorch.callbacks.Checkpoint`; each stage gets its own deep
+        copy. Early stopping (``patience``) is always there.
 
     Attributes
     ----------
@@ -183,6 +188,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [list, None],
     }
 
     def __init__(
@@ -202,6 +208,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self.n_kernels = n_kernels
         self.n_prune_steps = n_prune_steps
@@ -218,6 +225,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # -- input -------------------------------------------------------------
 
@@ -251,16 +259,19 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         return default_scanner(self.device) if self.scanner == "auto" else self.scanner
 
     def _make_net(self, module: MotifScanNet, lr: float, valid) -> NeuralNetBinaryClassifier:
-        callbacks = [
+        # The user's callbacks come first: early stopping ends the last epoch by raising.
+        callbacks = []
+        for entry in self.callbacks or []:
+            if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
+                raise TypeError(f"callbacks must be (name, skorch callback) pairs; got {entry!r}")
+            callbacks.append(copy.deepcopy(entry))
+        monitor = "valid_loss" if valid is not None else "train_loss"
+        callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
-                    monitor="valid_loss" if valid is not None else "train_loss",
-                    patience=self.patience,
-                    load_best=True,
-                ),
+                EarlyStopping(monitor=monitor, patience=self.patience, load_best=True),
             )
-        ]
+        )
         if self.verbose >= 2:
             callbacks.append(("progress", ProgressBar()))
         return NeuralNetBinaryClassifier(

@@ -239,3 +239,30 @@ def test_bad_inputs_get_clear_errors(toy_onehot):
     clf.fit(X, y)
     with pytest.raises(ValueError, match="4 features"):
         clf.predict(X[:, :3])
+
+
+def test_extra_skorch_callbacks_run_in_every_stage(toy_onehot):
+    from skorch.callbacks import Callback, LRScheduler
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    X, y, _, _ = toy_onehot
+    clf = DeepPruneClassifier(
+        n_kernels=1,
+        n_prune_steps=1,
+        random_state=0,
+        callbacks=[("count", CountEpochs()), ("lr", LRScheduler("StepLR", step_size=1))],
+        **FAST,
+    ).fit(X, y)
+    counted = dict(clf.net_.callbacks_)["count"].epochs
+    assert counted == clf.pruning_history_[-1]["epochs"] > 0
+    # the StepLR schedule (gamma 0.1 each epoch) ran in the stage
+    assert clf.net_.optimizer_.param_groups[0]["lr"] < clf.pruning_history_[-1]["lr"]
+    with pytest.raises(TypeError, match="pairs"):
+        DeepPruneClassifier(callbacks=[CountEpochs()], **FAST).fit(X, y)

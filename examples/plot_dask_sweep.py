@@ -30,9 +30,10 @@ from sklearn_deepprune.experiments import plot_auc_vs_kernels, run_sweep, summar
 # The scheduler listens on TCP at 127.0.0.1 as a remote one would. The two
 # workers are threads of this process (``processes=False``): quick to start,
 # and a script needs no ``if __name__ == "__main__":`` guard, which worker
-# processes would require. Each fit runs with one torch thread (the sweep sets
-# it, for the whole process here), restored afterwards. The context managers
-# shut the cluster down at the end.
+# processes would require. Each fit runs with one torch thread; with thread
+# workers that setting is shared by the whole process and concurrent fits
+# overlap, so the script restores its own count at the end. The context
+# managers shut the cluster down at the end.
 torch_threads = torch.get_num_threads()
 with (
     LocalCluster(

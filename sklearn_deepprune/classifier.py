@@ -351,14 +351,12 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             )
         X, y = self._validate_X(X, y, reset=True)
         target_type = type_of_target(y, input_name="y")
-        if target_type not in ("binary", "unknown") and not (
-            target_type == "multiclass" and len(np.unique(y)) <= 2
-        ):
-            if target_type == "multiclass":
-                raise ValueError(
-                    "Only binary classification is supported. DeepPruneClassifier got y with "
-                    f"{len(np.unique(y))} classes"
-                )
+        if target_type == "multiclass":
+            raise ValueError(
+                "Only binary classification is supported. DeepPruneClassifier got y with "
+                f"{len(np.unique(y))} classes"
+            )
+        if target_type not in ("binary", "unknown"):
             raise ValueError(f"DeepPruneClassifier needs binary labels; y is {target_type}")
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) != 2:
@@ -376,7 +374,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         module = self.net_.module_
         self.kernels_ = module.conv.weight.detach().cpu().numpy().copy()
         self.kernel_bias_ = module.conv.bias.detach().cpu().numpy().copy()
-        self.dense_weight_ = module.dense.weight.detach().cpu().numpy()[0].copy()
+        self.dense_weight_ = _dense_weight(module)
         return self
 
     def _fit_stages(self, X, y_train, data, valid):
@@ -399,8 +397,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             if step > 0:
                 module = self.net_.module_
                 scores = _batched(module.kernel_scores, X, data.indices)
-                dense = module.dense.weight.detach().cpu().numpy()[0]
-                importance = CRITERIA[self.criterion](dense, scores, y_train)
+                importance = CRITERIA[self.criterion](_dense_weight(module), scores, y_train)
                 kept = keep_half(importance)
                 kernel_ids = kernel_ids[kept]
                 if self.variant == "lottery":
@@ -411,13 +408,12 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             lr = self.lr if self.variant == "lottery" else self.lr / self.lr_decay**step
             train = not (self.variant == "inter" and step == steps and step > 0)
             self.net_, row = self._train_stage(module, lr, data, valid, train=train)
-            self.net_.module_.eval()
             row.update(
                 stage=step,
                 kept=kept,
                 kernel_ids=kernel_ids.copy(),
                 importance=importance,
-                dense_weight=self.net_.module_.dense.weight.detach().cpu().numpy()[0].copy(),
+                dense_weight=_dense_weight(self.net_.module_),
             )
             self.pruning_history_.append(row)
             self.stage_states_.append(
@@ -597,6 +593,11 @@ def _rows(index: np.ndarray | None, start: int):
 def _proba(logits: np.ndarray) -> np.ndarray:
     p = 1.0 / (1.0 + np.exp(-logits))
     return np.column_stack([1.0 - p, p])
+
+
+def _dense_weight(module: MotifScanNet) -> np.ndarray:
+    """The dense weight of each kernel, as a new ``(K,)`` array."""
+    return module.dense.weight.detach().cpu().numpy()[0].copy()
 
 
 def _cpu_state(module: nn.Module) -> dict:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +29,7 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.classifier import DeepPruneClassifier
 from sklearn_deepprune.datasets._motifs import (
     _check_pfm,
@@ -55,7 +55,6 @@ __all__ = [
     "trim",
 ]
 
-_INSTALL_HINT = 'pip install "sklearn-deepprune[motifs]"'
 _SITES = ("max", "all")
 _MATCH_COLUMNS = [
     "query",
@@ -68,15 +67,6 @@ _MATCH_COLUMNS = [
     "overlap",
     "orientation",
 ]
-
-
-def _import_optional(module: str, purpose: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise ImportError(
-            f"{purpose} needs the optional package {module}: {_INSTALL_HINT}"
-        ) from error
 
 
 def _column_ic(pfm: np.ndarray) -> np.ndarray:
@@ -349,7 +339,7 @@ def extract_motifs(
             UserWarning,
             stacklevel=2,
         )
-    dense_weight = module.dense.weight.detach().cpu().numpy()[0]
+    dense_weight = classifier.dense_weight_
     totals = counts.sum(axis=2, keepdims=True)
     pfms = np.where(totals > 0, counts / np.where(totals > 0, totals, 1), 1 / len(ALPHABET))
     return [
@@ -619,8 +609,8 @@ def compare_motifs(
     """
     if n_matches is not None and int(n_matches) < 1:
         raise ValueError(f"n_matches must be a positive integer or None; got {n_matches!r}")
-    pd = _import_optional("pandas", "compare_motifs")
-    tomtom = _import_optional("memelite", "compare_motifs").tomtom
+    pd = import_optional("pandas", "motifs", "compare_motifs")
+    tomtom = import_optional("memelite", "motifs", "compare_motifs").tomtom
     queries = _as_motifs(motifs)
     if isinstance(targets, str) and targets.upper() == "JASPAR":
         target_motifs = list(_jaspar_motifs(jaspar_release, collection, tax_group))
@@ -736,8 +726,8 @@ def plot_logos(
     1
     """
     for module in ("logomaker", "pandas"):
-        _import_optional(module, "plot_logos")
-    figure_module = _import_optional("matplotlib.figure", "plot_logos")
+        import_optional(module, "motifs", "plot_logos")
+    figure_module = import_optional("matplotlib.figure", "motifs", "plot_logos")
     motifs = [motifs] if isinstance(motifs, Motif) else list(motifs)
     if not motifs:
         raise ValueError("plot_logos got no motif")

@@ -156,10 +156,19 @@ def _check_negatives(negatives: str | None) -> None:
         raise ValueError(f"negatives must be one of {_NEGATIVES_OPTIONS}, got {negatives!r}")
 
 
+def _part_files(folder: Path, part: str) -> list[Path]:
+    return sorted({path for pattern in _PART_PATTERNS[part] for path in folder.glob(pattern)})
+
+
+def _is_data_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a train or a test file that :func:`load_chipseq` reads."""
+    return any(_part_files(folder, part) for part in _PART_PATTERNS)
+
+
 def _find_part_files(folder: Path) -> dict[str, Path]:
     files = {}
-    for part, patterns in _PART_PATTERNS.items():
-        matches = sorted({path for pattern in patterns for path in folder.glob(pattern)})
+    for part in _PART_PATTERNS:
+        matches = _part_files(folder, part)
         if len(matches) > 1:
             raise ValueError(
                 f"{folder}: several {part} files ({', '.join(p.name for p in matches)})"

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.encoding import ALPHABET
 
 #: A motif source: a JASPAR id or name, a file path, or a ``(L, 4)`` array.
@@ -248,13 +249,7 @@ def _read_matrix_file(path: Path) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _jaspar_db(release: str | None) -> Any:
-    try:
-        from pyjaspar import jaspardb
-    except ImportError as error:
-        raise ImportError(
-            "JASPAR motifs need the optional dependency pyjaspar: "
-            "pip install sklearn-deepprune[motifs]"
-        ) from error
+    jaspardb = import_optional("pyjaspar", "motifs", "JASPAR motifs").jaspardb
     return jaspardb() if release is None else jaspardb(release=release)
 
 

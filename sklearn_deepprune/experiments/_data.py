@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from sklearn_deepprune.datasets._chipseq import _is_data_folder
+
 #: The data set a sweep uses when none is given: simulated set 4 (one of four
 #: JASPAR motifs planted), made on the fly from the motifs shipped with the package.
 DEFAULT_DATASET = "simulated4"
 
 _SIMULATED = re.compile(r"^simulated([1-5])$")
-_PART_PATTERNS = ("train.data*", "test.data*", "*_AC.seq*", "*_B.seq*")
-
 DatasetSpec = str | os.PathLike | Callable[[], Any]
 
 
@@ -60,10 +60,6 @@ def _parts(data: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         f"data set {what} must give a Bunch with 'train' and 'test' parts or a tuple "
         f"(X_train, X_test, y_train, y_test); got {type(data).__name__}"
     )
-
-
-def _is_data_folder(path: Path) -> bool:
-    return any(next(path.glob(pattern), None) is not None for pattern in _PART_PATTERNS)
 
 
 def _simulated(k: int, n_samples: int | None, motif_dir: str | os.PathLike | None) -> SweepDataset:
@@ -174,9 +170,9 @@ def _resolve_one(spec, n_samples, motif_dir) -> list[SweepDataset]:
             f"unknown data set {str(spec)!r}: expected simulated1 ... simulated5, a ChIP-seq "
             "data folder, or a folder of them"
         )
-    if path.is_file() or _is_data_folder(path):
-        if path.is_file():
-            raise ValueError(f"{path} is a file; a sweep needs a folder with train and test parts")
+    if path.is_file():
+        raise ValueError(f"{path} is a file; a sweep needs a folder with train and test parts")
+    if _is_data_folder(path):
         return [_chipseq(path)]
     folders = sorted(p for p in path.iterdir() if p.is_dir() and _is_data_folder(p))
     if not folders:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.classifier import VARIANTS
 from sklearn_deepprune.experiments._data import DatasetSpec, SweepDataset, resolve_datasets
 from sklearn_deepprune.pruning import CRITERIA
@@ -38,16 +39,8 @@ _RESULTS_FILE = "results.csv"
 
 
 def require(module: str, extra: str = "experiments"):
-    """Import ``module`` or raise an ImportError naming the extra that provides it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"this needs {module.split('.')[0]}, part of the '{extra}' extra: "
-            f"pip install 'sklearn-deepprune[{extra}]'"
-        ) from exc
+    """Import an optional dependency of the experiments (see :func:`import_optional`)."""
+    return import_optional(module, extra)
 
 
 @dataclass(frozen=True)

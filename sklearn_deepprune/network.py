@@ -2,8 +2,10 @@
 
     one-hot DNA (n, C, L)
       -> scanner: Conv1d(C -> K kernels, width w, 'same' padding, bias)
-      -> ReLU -> global max over positions      # kernel score u_k
-      -> Linear(K -> 1)                         # logit of P(bound)
+         (with strand="both" also the reverse-complemented kernels)
+      -> global max over positions (and strands)
+      -> activation (ReLU, or the authors' leaky capped one)   # kernel score u_k
+      -> Linear(K -> 1)                                        # logit of P(bound)
 
 The paper masks pruned kernels; here a pruned network is rebuilt physically
 smaller instead (:func:`sklearn_deepprune.pruning.shrink_network`), which is
@@ -21,7 +23,7 @@ How the scan is computed (the ``scanner``)
     :func:`torch.nn.functional.conv1d`, ReLU, max, with autograd: the plain
     PyTorch formulation.
 ``"scan"``
-    A custom autograd function for ``max_l relu(conv)`` that exploits the
+    A custom autograd function for ``max_l conv`` that exploits the
     model's structure. Forward: if the batch is one-hot (every column all zero
     or a single 1, e.g. uint8 from
     :class:`~sklearn_deepprune.encoding.SequenceOneHotEncoder`), the score of a
@@ -303,7 +305,11 @@ def _scan_max(X, weight, bias, bf16, need_argmax):
 
 
 class _ScanMax(torch.autograd.Function):
-    """``max_l relu(conv1d(X, weight, bias, 'same'))`` with an arg-max backward."""
+    """``max_l conv1d(X, weight, bias, 'same')`` with an arg-max backward.
+
+    The activation is applied after the maximum by ordinary autograd ops: a
+    monotone activation commutes with the maximum.
+    """
 
     @staticmethod
     def forward(ctx, X, weight, bias, bf16):
@@ -311,13 +317,12 @@ class _ScanMax(torch.autograd.Function):
         ctx.one_hot = rows is not None
         ctx.weight_shape = weight.shape
         data = rows if ctx.one_hot else X.to(weight.dtype)
-        ctx.save_for_backward(data, positions, values > 0)
-        return values.clamp(min=0)
+        ctx.save_for_backward(data, positions)
+        return values
 
     @staticmethod
     def backward(ctx, grad):
-        data, positions, active = ctx.saved_tensors
-        grad = grad * active
+        data, positions = ctx.saved_tensors
         K, C, w = ctx.weight_shape
         grad_bias = grad.sum(dim=0)
         if ctx.one_hot:
@@ -335,6 +340,61 @@ class _ScanMax(torch.autograd.Function):
         else:
             grad_weight = torch.einsum("nk,nkcw->kcw", grad, _argmax_windows(data, positions, w))
         return None, grad_weight, grad_bias, None
+
+
+#: The activations a :class:`MotifScanNet` offers (see :func:`activate`).
+ACTIVATIONS = ("relu", "leaky_capped")
+
+#: Which strands a kernel reads: the given sequence only, or it and its reverse complement.
+STRANDS = ("forward", "both")
+
+
+def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
+    """Apply a kernel activation.
+
+    ``"relu"`` is ``max(x, 0)``, the activation the paper's text names.
+    ``"leaky_capped"`` is ``min(max(x, 0.5 x), 10)``: the authors' script
+    (``K.relu(x, alpha=0.5, max_value=10)`` in Keras) has slope 0.5 below zero
+    and caps at 10, so a kernel that never matches still has a gradient. Both
+    are monotone, so they commute with the maximum over positions.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Pre-activation scores.
+    activation : {"relu", "leaky_capped"}
+        Which activation.
+
+    Returns
+    -------
+    torch.Tensor
+        The activated scores, same shape.
+    """
+    if activation == "relu":
+        return F.relu(x)
+    if activation == "leaky_capped":
+        return F.leaky_relu(x, 0.5).clamp(max=10.0)
+    raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
+
+
+def reverse_complement_kernels(weight: torch.Tensor) -> torch.Tensor:
+    """Kernels that read the reverse strand: flipped along channels and positions.
+
+    With channels in A, C, G, T order, reversing the channel axis swaps each
+    base with its complement, so ``conv(X, reverse_complement_kernels(W))`` at
+    a window equals ``conv`` of ``W`` on that window's reverse complement.
+
+    Parameters
+    ----------
+    weight : torch.Tensor of shape (K, 4, w)
+        Kernels.
+
+    Returns
+    -------
+    torch.Tensor of shape (K, 4, w)
+        The reverse-complemented kernels.
+    """
+    return weight.flip(1, 2)
 
 
 class MotifScanNet(nn.Module):
@@ -356,6 +416,14 @@ class MotifScanNet(nn.Module):
         times faster to train; ``"scan_bf16"``, ``"scan"`` searching the best
         window in bfloat16. The ``"scan"`` scanners give no gradient with
         respect to the input.
+    activation : {"relu", "leaky_capped"}, default="relu"
+        Applied to each kernel's best score (see :func:`activate`).
+    strand : {"forward", "both"}, default="forward"
+        ``"forward"`` (the paper): a kernel scans the given sequence.
+        ``"both"``: it also scans the reverse complement (its
+        reverse-complemented copy scans the sequence, sharing its weights),
+        and its score is the maximum over both strands. Needs one-hot DNA in
+        A, C, G, T order (``in_channels=4``).
 
     Attributes
     ----------
@@ -366,20 +434,75 @@ class MotifScanNet(nn.Module):
     """
 
     def __init__(
-        self, n_kernels: int = 256, kernel_size: int = 24, in_channels: int = 4, scanner="conv"
+        self,
+        n_kernels: int = 256,
+        kernel_size: int = 24,
+        in_channels: int = 4,
+        scanner: str = "conv",
+        activation: str = "relu",
+        strand: str = "forward",
     ):
         super().__init__()
         if scanner not in SCANNERS:
             raise ValueError(f"scanner must be one of {SCANNERS}; got {scanner!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
+        if strand not in STRANDS:
+            raise ValueError(f"strand must be one of {STRANDS}; got {strand!r}")
+        if strand == "both" and in_channels != 4:
+            raise ValueError(
+                f"strand='both' needs one-hot DNA with 4 channels (A, C, G, T); got "
+                f"in_channels={in_channels}"
+            )
         self.scanner = scanner
+        self.activation = activation
+        self.strand = strand
         self.n_kernels = n_kernels
         self.kernel_size = kernel_size
         self.in_channels = in_channels
         self.conv = nn.Conv1d(in_channels, n_kernels, kernel_size)
         self.dense = nn.Linear(n_kernels, 1)
 
+    @property
+    def n_strands(self) -> int:
+        """1 for ``strand="forward"``, 2 for ``"both"``."""
+        return 2 if self.strand == "both" else 1
+
+    def _scan_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Kernels ``(S * K, C, w)`` and biases as scanned: forward ones, then reverse ones."""
+        weight, bias = self.conv.weight, self.conv.bias
+        if self.strand == "both":
+            weight = torch.cat([weight, reverse_complement_kernels(weight)])
+            bias = torch.cat([bias, bias])
+        return weight, bias
+
+    def strand_activations(self, X: torch.Tensor) -> torch.Tensor:
+        """Activations of every kernel on every strand at every position.
+
+        Always computed with :func:`torch.nn.functional.conv1d`, whatever the
+        scanner.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, C, L)
+            Input; any dtype, cast to the parameters' dtype.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, S, K, L)
+            ``S = 1`` (``strand="forward"``) or 2 (``"both"``); index 0 is the
+            forward strand, index 1 the reverse one: the kernel read on the
+            reverse complement of the window. Position ``l`` is the window
+            starting at ``l - (w - 1) // 2``, on either strand.
+        """
+        weight, bias = self._scan_parameters()
+        X = X.to(weight.dtype)
+        scores = F.conv1d(F.pad(X, same_padding(self.kernel_size)), weight, bias)
+        scores = activate(scores, self.activation)
+        return scores.view(X.shape[0], self.n_strands, self.n_kernels, -1)
+
     def activations(self, X: torch.Tensor) -> torch.Tensor:
-        """ReLU activations of every kernel at every position.
+        """Activations of every kernel at every position (the better strand).
 
         Always computed with :func:`torch.nn.functional.conv1d`, whatever the
         scanner.
@@ -392,16 +515,14 @@ class MotifScanNet(nn.Module):
         Returns
         -------
         torch.Tensor of shape (n, K, L)
-            ``relu(conv(X))`` with 'same' padding; position ``l`` is the window
-            starting at ``l - (w - 1) // 2``.
+            ``act(conv(X))`` with 'same' padding, the maximum over strands
+            with ``strand="both"``; position ``l`` is the window starting at
+            ``l - (w - 1) // 2``.
         """
-        X = X.to(self.conv.weight.dtype)
-        return F.relu(
-            F.conv1d(F.pad(X, same_padding(self.kernel_size)), self.conv.weight, self.conv.bias)
-        )
+        return self.strand_activations(X).amax(dim=1)
 
     def kernel_scores(self, X: torch.Tensor) -> torch.Tensor:
-        """Kernel scores ``u_k``: the maximum activation over positions.
+        """Kernel scores ``u_k``: the maximum activation over positions (and strands).
 
         Parameters
         ----------
@@ -412,24 +533,30 @@ class MotifScanNet(nn.Module):
         Returns
         -------
         torch.Tensor of shape (n, K)
-            ``max_l relu(conv(X))``.
+            ``act(max_l conv(X))``.
         """
+        weight, bias = self._scan_parameters()
         if self.scanner == "conv":
-            return self.activations(X).amax(dim=2)
-        if X.requires_grad:
-            raise ValueError(
-                f"scanner={self.scanner!r} computes no gradient with respect to the input; "
-                "use scanner='conv'"
-            )
-        if X.ndim != 3 or X.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected input of shape (n, {self.in_channels}, L); got {tuple(X.shape)}"
-            )
-        bf16 = self.scanner == "scan_bf16" and self.conv.weight.dtype == torch.float32
-        weight, bias = self.conv.weight, self.conv.bias
-        if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
-            return _ScanMax.apply(X, weight, bias, bf16)
-        return _scan_max(X, weight, bias, bf16, need_argmax=False)[0].clamp(min=0)
+            X = X.to(weight.dtype)
+            raw = F.conv1d(F.pad(X, same_padding(self.kernel_size)), weight, bias).amax(dim=2)
+        else:
+            if X.requires_grad:
+                raise ValueError(
+                    f"scanner={self.scanner!r} computes no gradient with respect to the input; "
+                    "use scanner='conv'"
+                )
+            if X.ndim != 3 or X.shape[1] != self.in_channels:
+                raise ValueError(
+                    f"expected input of shape (n, {self.in_channels}, L); got {tuple(X.shape)}"
+                )
+            bf16 = self.scanner == "scan_bf16" and weight.dtype == torch.float32
+            if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
+                raw = _ScanMax.apply(X, weight, bias, bf16)
+            else:
+                raw = _scan_max(X, weight, bias, bf16, need_argmax=False)[0]
+        if self.strand == "both":
+            raw = raw.view(raw.shape[0], 2, self.n_kernels).amax(dim=1)
+        return activate(raw, self.activation)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Logit of P(bound).

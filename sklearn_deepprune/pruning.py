@@ -1,9 +1,12 @@
 """Deepprune's pruning step: kernel importance, keep-half, shrinking the network.
 
 The importance criteria are pure functions of the dense weights ``w`` (shape
-``(K,)``), the kernel scores ``u`` after max pooling (shape ``(n, K)``) over the
-training set and the binary labels ``y`` (shape ``(n,)``); larger is more
-important. :data:`CRITERIA` maps the names the estimator accepts to them.
+``(K,)``), the kernel scores ``u`` after max pooling (shape ``(n, K)``) and the
+binary labels ``y`` (shape ``(n,)``); larger is more important.
+:data:`CRITERIA` maps the names the estimator accepts to them. The paper's
+three (``weight``, ``score``, ``score_weight``) take averages over the
+training set; ``ablation`` (not in the paper) judges kernels by the loss on
+held-out data (the estimator passes the validation part).
 """
 
 from __future__ import annotations
@@ -82,11 +85,75 @@ def score_weight_importance(dense_weight: np.ndarray, scores: np.ndarray, y: np.
     return np.abs(pos - neg)
 
 
+def _binary_log_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean binary cross-entropy of each column of ``logits`` ``(n, m)``: shape ``(m,)``."""
+    signed = np.where(y[:, np.newaxis], -logits, logits)
+    return np.logaddexp(0.0, signed).mean(axis=0)
+
+
+def ablation_importance(
+    dense_weight: np.ndarray, scores: np.ndarray, y: np.ndarray, bias: float = 0.0
+) -> np.ndarray:
+    """Greedy backward elimination by the loss on held-out data (not in the paper).
+
+    Starting from all kernels, repeatedly remove the kernel whose removal
+    raises the binary cross-entropy least, until half are left. A removed
+    kernel's score is replaced by its mean over the data (mean-replacement
+    ablation), so that removing a kernel that fires everywhere does not also
+    shift every logit. The estimator passes the scores of the validation
+    part, so the kept half is judged by its effect on data the network was
+    not fitted to; a kernel that is silent or constant there costs nothing
+    to remove and goes first, whatever its weight.
+
+    Parameters
+    ----------
+    dense_weight : ndarray of shape (K,)
+        Dense-layer weight of each kernel.
+    scores : ndarray of shape (n, K)
+        Kernel scores ``u`` after max pooling (and activation).
+    y : ndarray of shape (n,)
+        Binary labels (1 = bound).
+    bias : float, default=0.0
+        The dense layer's bias.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        Importance of each kernel: the step at which it was removed (0 for
+        the first), and above ``K // 2`` for the survivors, ordered by how
+        much removing each would then cost.
+    """
+    weight = np.asarray(dense_weight, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y).astype(bool)
+    n_kernels = weight.size
+    if scores.shape != (len(y), n_kernels):
+        raise ValueError(f"scores must have shape ({len(y)}, {n_kernels}); got {scores.shape}")
+    # Each kernel's contribution relative to its mean; removing it subtracts that.
+    centred = (scores - scores.mean(axis=0)) * weight
+    logits = bias + scores @ weight
+    importance = np.empty(n_kernels)
+    alive = np.ones(n_kernels, dtype=bool)
+    for step in range(n_kernels // 2):
+        candidates = np.flatnonzero(alive)
+        losses = _binary_log_loss(logits[:, np.newaxis] - centred[:, candidates], y)
+        chosen = candidates[int(np.argmin(losses))]
+        importance[chosen] = step
+        alive[chosen] = False
+        logits = logits - centred[:, chosen]
+    survivors = np.flatnonzero(alive)
+    costs = _binary_log_loss(logits[:, np.newaxis] - centred[:, survivors], y)
+    order = np.argsort(np.argsort(costs, kind="stable"), kind="stable")
+    importance[survivors] = n_kernels // 2 + order
+    return importance
+
+
 #: Criterion name -> importance function ``f(dense_weight, scores, y)``.
 CRITERIA = {
     "weight": weight_importance,
     "score": score_importance,
     "score_weight": score_weight_importance,
+    "ablation": ablation_importance,
 }
 
 
@@ -141,7 +208,14 @@ def shrink_network(module: MotifScanNet, keep) -> MotifScanNet:
         A network with ``len(keep)`` kernels, on the same device and dtype.
     """
     keep = torch.as_tensor(np.asarray(keep), dtype=torch.long, device=module.conv.weight.device)
-    smaller = MotifScanNet(len(keep), module.kernel_size, module.in_channels, module.scanner)
+    smaller = MotifScanNet(
+        len(keep),
+        module.kernel_size,
+        module.in_channels,
+        module.scanner,
+        activation=module.activation,
+        strand=module.strand,
+    )
     smaller.to(device=module.conv.weight.device, dtype=module.conv.weight.dtype)
     with torch.no_grad():
         smaller.conv.weight.copy_(module.conv.weight[keep])

@@ -241,3 +241,95 @@ def test_scanner_choice_and_parameter_names():
     assert all(
         n == ["conv.weight", "conv.bias", "dense.weight", "dense.bias"] for n in names.values()
     )
+
+
+# -- activations and strands ---------------------------------------------------
+
+
+def reference_scores(net: MotifScanNet, X: torch.Tensor) -> torch.Tensor:
+    """Kernel scores written with F.conv1d: activation, then max over positions and strands."""
+    X = X.to(net.conv.weight.dtype)
+    padded = F.pad(X, same_padding(net.kernel_size))
+    kernels = [net.conv.weight]
+    if net.strand == "both":
+        kernels.append(net.conv.weight.flip(1, 2))
+    per_strand = [
+        network.activate(F.conv1d(padded, w, net.conv.bias), net.activation).amax(dim=2)
+        for w in kernels
+    ]
+    return per_strand[0] if len(per_strand) == 1 else torch.maximum(*per_strand)
+
+
+@pytest.mark.parametrize("activation", network.ACTIVATIONS)
+@pytest.mark.parametrize("strand", network.STRANDS)
+@pytest.mark.parametrize("scanner", SCANNERS[:2])
+def test_activation_and_strand_match_conv1d_forward_and_gradients(
+    activation, strand, scanner, path
+):
+    torch.manual_seed(1)
+    net = MotifScanNet(24, 7, 4, scanner, activation=activation, strand=strand)
+    with torch.no_grad():
+        net.conv.weight.normal_(0, 4.0)  # scores beyond the cap of 10 and below 0
+        net.conv.bias.normal_(0, 3.0)
+        net.conv.bias[:8] -= 40.0  # never positive
+        net.dense.weight.normal_()
+    X = one_hot(40, 31, gaps=True, seed=3)
+    scores = reference_scores(net, X)
+    if activation == "leaky_capped":  # both the cap and the negative slope are exercised
+        assert (scores == 10).any() and (scores < 0).any()
+    weights = torch.linspace(-1, 1, 24)
+
+    def grads(function):
+        net.zero_grad()
+        (function(X) @ weights).sum().backward()
+        return net.conv.weight.grad.clone(), net.conv.bias.grad.clone()
+
+    torch.testing.assert_close(net.kernel_scores(X), scores, rtol=1e-5, atol=1e-5)
+    expected_grads = grads(lambda x: reference_scores(net, x))
+    for got, expected in zip(grads(net.kernel_scores), expected_grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_leaky_capped_is_the_authors_keras_activation():
+    x = torch.tensor([-4.0, -1.0, 0.0, 3.0, 10.0, 12.0])
+    expected = torch.tensor([-2.0, -0.5, 0.0, 3.0, 10.0, 10.0])
+    torch.testing.assert_close(network.activate(x, "leaky_capped"), expected)
+    torch.testing.assert_close(network.activate(x, "relu"), x.clamp(min=0))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        network.activate(x, "tanh")
+
+
+@pytest.mark.parametrize("scanner", SCANNERS[:2])
+def test_palindromic_kernel_scores_the_same_on_one_or_both_strands(scanner):
+    torch.manual_seed(0)
+    forward = MotifScanNet(3, 6, 4, scanner)
+    with torch.no_grad():
+        half = torch.randn(3, 4, 3)
+        # W[:, c, j] = W[:, 3 - c, w - 1 - j]: the kernel is its own reverse complement.
+        forward.conv.weight.copy_(torch.cat([half, half.flip(1, 2)], dim=2))
+    both = MotifScanNet(3, 6, 4, scanner, strand="both")
+    both.load_state_dict(forward.state_dict())
+    X = one_hot(50, 40, seed=2)
+    torch.testing.assert_close(both.kernel_scores(X), forward.kernel_scores(X))
+
+
+def test_both_strands_see_a_motif_in_either_orientation():
+    # A kernel that matches GATTC only; sequences hold GATTC or its reverse complement GAATC.
+    net = MotifScanNet(1, 5, 4, "scan", strand="both")
+    with torch.no_grad():
+        net.conv.weight.copy_(torch.as_tensor(np.eye(4)[[2, 0, 3, 3, 1]].T[np.newaxis] * 2.0))
+        net.conv.bias.fill_(-9.0)
+    from sklearn_deepprune import SequenceOneHotEncoder
+
+    X = torch.as_tensor(SequenceOneHotEncoder().fit_transform(["AAGATTCAA", "AAGAATCAA"]))
+    np.testing.assert_allclose(net.kernel_scores(X).detach().numpy().ravel(), [1.0, 1.0])
+    strands = net.strand_activations(X).amax(dim=3).detach().numpy()[:, :, 0]  # (n, S)
+    np.testing.assert_allclose(strands, [[1.0, 0.0], [0.0, 1.0]])
+    forward = MotifScanNet(1, 5, 4, "scan")
+    forward.load_state_dict(net.state_dict())
+    np.testing.assert_allclose(forward.kernel_scores(X).detach().numpy().ravel(), [1.0, 0.0])
+
+
+def test_both_strands_need_four_channels():
+    with pytest.raises(ValueError, match="4 channels"):
+        MotifScanNet(2, 3, 1, strand="both")

@@ -22,7 +22,13 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from sklearn_deepprune.network import SCANNERS, MotifScanNet, default_scanner
+from sklearn_deepprune.network import (
+    ACTIVATIONS,
+    SCANNERS,
+    STRANDS,
+    MotifScanNet,
+    default_scanner,
+)
 from sklearn_deepprune.pruning import CRITERIA, keep_half, shrink_network
 
 VARIANTS = ("deepprune", "inter", "lottery", "baseline")
@@ -35,7 +41,9 @@ class PruningHistory(list):
     """One dict per training stage, with :meth:`to_frame` for a pandas view.
 
     Keys of each row: ``stage``, ``n_kernels``, ``lr``, ``fine_tuned``,
-    ``epochs``, ``best_valid_loss``, ``seconds``, ``kept`` (indices into the
+    ``epochs``, ``best_valid_loss``, ``valid_auc`` (ROC AUC on the validation
+    part after the stage: a step that loses the signal shows here; NaN
+    without validation data), ``seconds``, ``kept`` (indices into the
     previous stage's kernels; ``None`` for stage 0), ``kernel_ids`` (indices
     into the initial wide network's kernels), ``importance`` (the criterion's
     values over the previous stage's kernels; ``None`` for stage 0) and
@@ -78,11 +86,14 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     n_prune_steps : int, default=6
         Number of halving steps; the wide network has
         ``n_kernels * 2**n_prune_steps`` kernels. Ignored by ``"baseline"``.
-    criterion : {"weight", "score", "score_weight"}, default="weight"
-        Kernel importance (see :mod:`sklearn_deepprune.pruning`): ``|w_k|``,
-        ``|mean_pos(u_k) - mean_neg(u_k)|`` or
+    criterion : {"weight", "score", "score_weight", "ablation"}, default="weight"
+        Kernel importance (see :mod:`sklearn_deepprune.pruning`). The paper's
+        three: ``|w_k|``, ``|mean_pos(u_k) - mean_neg(u_k)|`` or
         ``|mean_pos(w_k u_k) - mean_neg(w_k u_k)|``, averages over the training
-        part of the data.
+        part of the data. ``"ablation"`` (not in the paper): greedy backward
+        elimination by the loss on the validation part, each removed kernel
+        replaced by its mean score (falls back to the training part when
+        ``validation_fraction=0``).
     kernel_size : int, default=24
         Kernel width (the paper: 24 for simulated data, 15 for ChIP-seq).
     variant : {"deepprune", "inter", "lottery", "baseline"}, default="deepprune"
@@ -105,6 +116,15 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Fraction of the training data held out (stratified) for early
         stopping. The same split serves every stage.
+    activation : {"relu", "leaky_capped"}, default="relu"
+        The kernels' activation: ``"relu"`` as in the paper's text, or
+        ``"leaky_capped"``, ``min(max(x, 0.5 x), 10)``, as in the authors'
+        script (see :func:`~sklearn_deepprune.network.activate`).
+    strand : {"forward", "both"}, default="forward"
+        ``"forward"`` (the paper): each kernel scans the given strand.
+        ``"both"``: each kernel also scans the reverse complement and scores
+        the better strand, so one kernel covers a motif in either
+        orientation. Needs one-hot DNA (4 channels).
     scanner : str, default="auto"
         How the network computes the motif scan (see
         :class:`~sklearn_deepprune.network.MotifScanNet`); ``"auto"`` picks the
@@ -183,6 +203,8 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "strand": [StrOptions(set(STRANDS))],
         "scanner": [StrOptions({"auto", *SCANNERS})],
         "device": [str],
         "random_state": ["random_state"],
@@ -203,6 +225,8 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         max_epochs=1000,
         patience=15,
         validation_fraction=0.1,
+        activation="relu",
+        strand="forward",
         scanner="auto",
         device="cpu",
         random_state=None,
@@ -220,6 +244,8 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.activation = activation
+        self.strand = strand
         self.scanner = scanner
         self.device = device
         self.random_state = random_state
@@ -256,6 +282,17 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
 
     def _scanner(self) -> str:
         return default_scanner(self.device) if self.scanner == "auto" else self.scanner
+
+    def _new_module(self, n_kernels: int, in_channels: int) -> MotifScanNet:
+        """A freshly initialised network with this estimator's architecture settings."""
+        return MotifScanNet(
+            n_kernels,
+            self.kernel_size,
+            in_channels,
+            self._scanner(),
+            activation=self.activation,
+            strand=self.strand,
+        )
 
     def _make_net(self, module: MotifScanNet, lr: float, valid) -> NeuralNetBinaryClassifier:
         # The user's callbacks come first: early stopping ends the last epoch by raising.
@@ -380,9 +417,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     def _fit_stages(self, X, y_train, data, valid):
         """The stage loop; ``data``, ``valid``: subsets of ``X``; ``y_train``: data's labels."""
         steps = 0 if self.variant == "baseline" else self.n_prune_steps
-        module = MotifScanNet(
-            self.n_kernels * 2**steps, self.kernel_size, X.shape[1], self._scanner()
-        )
+        module = self._new_module(self.n_kernels * 2**steps, X.shape[1])
         initial = copy.deepcopy(module)
         kernel_ids = np.arange(module.n_kernels)
         self.pruning_history_ = PruningHistory()
@@ -396,8 +431,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             kept = importance = pruned_state = None
             if step > 0:
                 module = self.net_.module_
-                scores = _batched(module.kernel_scores, X, data.indices)
-                importance = CRITERIA[self.criterion](_dense_weight(module), scores, y_train)
+                importance = self._importance(module, X, y_train, data, valid)
                 kept = keep_half(importance)
                 kernel_ids = kernel_ids[kept]
                 if self.variant == "lottery":
@@ -410,6 +444,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             self.net_, row = self._train_stage(module, lr, data, valid, train=train)
             row.update(
                 stage=step,
+                valid_auc=_subset_auc(self.net_.module_, X, valid),
                 kept=kept,
                 kernel_ids=kernel_ids.copy(),
                 importance=importance,
@@ -423,6 +458,17 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
                     "trained": _cpu_state(self.net_.module_),
                 }
             )
+
+    def _importance(self, module, X, y_train, data, valid) -> np.ndarray:
+        """The criterion's kernel importance; ``"ablation"`` judges on the validation part."""
+        if self.criterion == "ablation":
+            part = data if valid is None else valid
+            labels = part.dataset.y[part.indices]
+            scores = _batched(module.kernel_scores, X, part.indices)
+            bias = float(module.dense.bias.detach().cpu()[0])
+            return CRITERIA["ablation"](_dense_weight(module), scores, labels, bias=bias)
+        scores = _batched(module.kernel_scores, X, data.indices)
+        return CRITERIA[self.criterion](_dense_weight(module), scores, y_train)
 
     # -- prediction ----------------------------------------------------------
 
@@ -524,9 +570,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             weights = state["pruned" if pruned else "trained"]
             if weights is None:
                 continue
-            module = MotifScanNet(
-                state["n_kernels"], self.kernel_size, X.shape[1], self.net_.module_.scanner
-            )
+            module = self._new_module(state["n_kernels"], X.shape[1])
             module.load_state_dict(weights)
             yield state["n_kernels"], _batched(module.to(self.device), X).astype(np.float64)
 
@@ -583,6 +627,16 @@ def _batched(function, X: np.ndarray, index: np.ndarray | None = None) -> np.nda
                 for start in range(0, n, _INFERENCE_BATCH)
             ]
         )
+
+
+def _subset_auc(module: MotifScanNet, X: np.ndarray, part: Subset | None) -> float:
+    """ROC AUC of the network on a subset of ``X`` (NaN without one, or with one class)."""
+    if part is None:
+        return float("nan")
+    labels = part.dataset.y[part.indices]
+    if labels.min() == labels.max():
+        return float("nan")
+    return float(roc_auc_score(labels, _batched(module, X, part.indices)))
 
 
 def _rows(index: np.ndarray | None, start: int):

@@ -21,7 +21,6 @@ from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
 from sklearn_deepprune.datasets import load_motif, make_motif_sequences
 from sklearn_deepprune.motifs import (
     Motif,
-    _q_values,
     compare_motifs,
     extract_motifs,
     plot_logos,
@@ -29,6 +28,7 @@ from sklearn_deepprune.motifs import (
     to_meme,
     trim,
 )
+from sklearn_deepprune.motifs._compare import _q_values
 
 pd = pytest.importorskip("pandas")
 
@@ -135,6 +135,27 @@ def test_extract_counts_only_real_bases_next_to_padding(tiny_fitted):
     np.testing.assert_allclose(motif.pfm[:3], 0.25)  # padding only: no counts, uniform
     np.testing.assert_allclose(motif.pfm[3:7], np.eye(4))
     np.testing.assert_allclose(motif.pfm[7], [0, 1 / 3, 1 / 3, 1 / 3])
+
+
+@pytest.mark.parametrize("sites", ["max", "all"])
+def test_extract_reverse_strand_sites_are_reverse_complemented(sites):
+    # The toy motif planted only as its reverse complement. A strand="both"
+    # kernel reads it on the reverse strand; each site contributes its window
+    # reverse complemented, so the PFM is the motif in the kernel's orientation.
+    data = make_motif_sequences(200, [TOY_MOTIF[::-1, ::-1]], length=40, random_state=3)
+    X = _one_hot(data.sequences)
+    kernel = np.log(TOY_MOTIF / 0.25).T[np.newaxis]
+    found = {}
+    for strand in ("forward", "both"):
+        clf = DeepPruneClassifier(
+            n_kernels=1, n_prune_steps=0, kernel_size=8, max_epochs=0, strand=strand
+        ).fit(X, data.target)
+        found[strand] = extract_motifs(_set_kernels(clf, kernel, [0.0]), X, sites=sites)[0]
+    assert found["both"].consensus == "GATAAGGC"
+    np.testing.assert_allclose(found["both"].pfm, TOY_MOTIF, atol=0.1)
+    assert 0.8 * data.target.sum() <= found["both"].n_sites
+    # Read on the forward strand only, the kernel misses the planted sites.
+    assert found["forward"].n_sites < 0.2 * found["both"].n_sites
 
 
 def test_extract_through_a_pipeline_and_in_batches(toy_detector, toy_sequences, toy_onehot):

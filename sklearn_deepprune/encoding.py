@@ -7,7 +7,7 @@ the position axis.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Set
 from numbers import Integral
 
 import numpy as np
@@ -106,6 +106,24 @@ def _as_sequence_list(X) -> list[str]:
         raise TypeError(
             "expected a list or array of DNA sequences, got a single string; wrap it in a list"
         )
+    if isinstance(X, (Set, Mapping, Iterator)):
+        reasons = {
+            Set: "whose order is arbitrary",
+            Mapping: "whose keys would be read as sequences",
+            Iterator: "which reading would use up",
+        }
+        reason = next(text for base, text in reasons.items() if isinstance(X, base))
+        raise TypeError(
+            f"expected a list or array of DNA sequences, got a {type(X).__name__}, {reason}; "
+            "pass a list, an array, a pandas Series or a one-column DataFrame"
+        )
+    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # a pandas DataFrame
+        if X.shape[1] != 1:
+            raise ValueError(
+                "expected one column of DNA sequences, got a DataFrame with "
+                f"{X.shape[1]} columns ({', '.join(map(str, X.columns))}); select one"
+            )
+        X = X.iloc[:, 0].to_numpy()
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1:
         X = X[:, 0]
     if isinstance(X, np.ndarray) and X.ndim != 1:
@@ -193,7 +211,7 @@ class SequenceOneHotEncoder(TransformerMixin, BaseEstimator):
     >>> X.shape
     (2, 4, 4)
     >>> X[1].T.tolist()
-    [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]]
+    [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.0, 0.0]]
     """
 
     _parameter_constraints: dict = {
@@ -215,8 +233,9 @@ class SequenceOneHotEncoder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list or array of str
-            DNA sequences.
+        X : list, array, pandas Series or one-column DataFrame of str
+            DNA sequences (not a set, mapping or iterator: their order is
+            arbitrary or they are used up).
         y : None
             Ignored.
 
@@ -244,8 +263,9 @@ class SequenceOneHotEncoder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list or array of str
-            DNA sequences.
+        X : list, array, pandas Series or one-column DataFrame of str
+            DNA sequences (not a set, mapping or iterator: their order is
+            arbitrary or they are used up).
 
         Returns
         -------

@@ -6,6 +6,8 @@ import gzip
 import io
 import os
 import re
+import warnings
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,10 +40,24 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="latin-1", newline=None)
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, stripped line)`` for the non-blank lines."""
+def _numbered_lines(path: Path, part: str | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, stripped line)`` for the non-blank lines.
+
+    A truncated or corrupt gzip file raises a ValueError naming the file (and
+    ``part``, the train or test part of a folder, when given).
+    """
     with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
+        lines = enumerate(handle, start=1)
+        while True:
+            try:
+                number, line = next(lines)
+            except StopIteration:
+                return
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                what = f" ({part} part)" if part else ""
+                raise ValueError(
+                    f"{path}{what}: the gzip file is truncated or corrupt ({exc})"
+                ) from exc
             text = line.strip()
             if text:
                 yield number, text
@@ -66,13 +82,13 @@ def _check_label(label: str, path: Path, number: int) -> int:
     return _LABELS[label]
 
 
-def _read_binding_file(path: Path) -> tuple[Bunch, str]:
+def _read_binding_file(path: Path, part_name: str | None = None) -> tuple[Bunch, str]:
     """Read a 690-format or DeepBind-format file into a part; return it and the format."""
     ids: list[str] = []
     sequences: list[str] = []
     labels: list[int] = []
     line_numbers: list[int] = []
-    lines = _numbered_lines(path)
+    lines = _numbered_lines(path, part_name)
     first = next(lines, None)
     if first is None:
         raise ValueError(f"{path}: empty file")
@@ -123,7 +139,37 @@ def _read_binding_file(path: Path) -> tuple[Bunch, str]:
         target=np.array(labels, dtype=int),
         ids=np.array(ids),
     )
+    _warn_duplicates(part, path)
     return part, file_format
+
+
+def _warn_duplicates(part: Bunch, where: Path, stacklevel: int = 4) -> None:
+    """Warn, with counts, when sequences of ``part`` occur more than once."""
+    counts = np.unique(part.sequences, return_counts=True)[1]
+    repeated = counts[counts > 1]
+    if not repeated.size:
+        return
+    both = np.intersect1d(part.sequences[part.target == 1], part.sequences[part.target == 0])
+    conflict = f"; {both.size} of them with both labels" if both.size else ""
+    extra = int((repeated - 1).sum())
+    sequences = "1 sequence occurs" if repeated.size == 1 else f"{repeated.size} sequences occur"
+    warnings.warn(
+        f"{where}: {sequences} more than once ({extra} extra record{'s' * (extra > 1)}){conflict}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def _warn_overlap(train: Bunch, test: Bunch, where: Path) -> None:
+    """Warn, with counts, when test sequences also occur in the train part."""
+    shared = np.isin(test.sequences, train.sequences)
+    if shared.any():
+        warnings.warn(
+            f"{where}: {int(shared.sum())} of the {len(shared)} test records also occur in "
+            "the train part; test scores on them are not held-out scores",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _subset(part: Bunch, indices: np.ndarray) -> Bunch:
@@ -242,8 +288,16 @@ def load_chipseq(
     ValueError
         On a malformed file (wrong field count, label other than 0/1, a
         character other than A, C, G, T, N, an empty file, sequences of
-        different lengths), naming the file and line; on a folder without
-        recognisable files or with several candidates for one part.
+        different lengths), naming the file and line; on a truncated or
+        corrupt gzip file, naming it; on a folder without recognisable files,
+        with several candidates for one part, or whose only file has too few
+        records of a label to split.
+
+    Warns
+    -----
+    UserWarning
+        When a file holds the same sequence more than once, or test sequences
+        also occur in the train part; the message gives the counts.
 
     See Also
     --------
@@ -278,19 +332,27 @@ def load_chipseq(
     parts = {}
     formats = set()
     for name, file in files.items():
-        parts[name], file_format = _read_binding_file(file)
+        parts[name], file_format = _read_binding_file(file, name)
         formats.add(file_format)
     if len(formats) > 1:
         raise ValueError(f"{path}: train and test files are in different formats")
     split = None
     if len(parts) == 1:
         ((split, only),) = parts.items()
-        train_index, test_index = train_test_split(
-            np.arange(len(only.target)),
-            test_size=test_size,
-            stratify=only.target,
-            random_state=rng,
-        )
+        try:
+            train_index, test_index = train_test_split(
+                np.arange(len(only.target)),
+                test_size=test_size,
+                stratify=only.target,
+                random_state=rng,
+            )
+        except ValueError as exc:
+            negative, positive = np.bincount(only.target, minlength=2)
+            raise ValueError(
+                f"{files[split]}: cannot split its {len(only.target)} records ({positive} "
+                f"positive, {negative} negative) into "
+                f"train and test parts stratified by label with test_size={test_size}: {exc}"
+            ) from None
         parts = {
             "train": _subset(only, np.sort(train_index)),
             "test": _subset(only, np.sort(test_index)),
@@ -301,6 +363,7 @@ def load_chipseq(
             f"{files['test']}: sequences of length {lengths['test']}, but the train part "
             f"({files['train']}) has length {lengths['train']}"
         )
+    _warn_overlap(parts["train"], parts["test"], path)
     parts = {name: _apply_negatives(part, negatives, rng) for name, part in parts.items()}
     if return_X_y:
         train, test = parts["train"], parts["test"]
@@ -356,7 +419,12 @@ def load_fasta(
     ValueError
         On an empty file, sequence text before the first header, a header
         without sequence or id, or a character other than A, C, G, T, N; the
-        message names the file and line.
+        message names the file and line. On a truncated or corrupt gzip file.
+
+    Warns
+    -----
+    UserWarning
+        When the file holds the same sequence more than once, with the counts.
 
     Examples
     --------
@@ -410,6 +478,7 @@ def load_fasta(
         target=np.full(len(sequences), target, dtype=int),
         ids=np.array(ids),
     )
+    _warn_duplicates(part, path, stacklevel=3)
     if negatives == "shuffle":
         part = _with_shuffled_negatives(part, check_random_state(random_state))
     if return_X_y:

@@ -122,7 +122,13 @@ def read_meme_pfms(path: str | os.PathLike) -> dict[str, np.ndarray]:
             header = dict(re.findall(r"(\w+)\s*=\s*(\S+)", lines[i]))
             if header.get("alength", "4") != "4":
                 raise ValueError(f"{where}: alength={header['alength']}, expected 4 (DNA)")
-            width = int(header["w"]) if "w" in header else None
+            width = header.get("w")
+            if width is not None:
+                if not width.isdecimal() or int(width) == 0:
+                    raise ValueError(
+                        f"{where}: w={width!r} is not a motif width (a positive integer)"
+                    )
+                width = int(width)
             rows, i = _read_meme_rows(lines, i + 1, width, path)
             pfms[motif_name] = _check_pfm(rows, f"{path}, motif {motif_name!r}")
             motif_name = None

@@ -1,26 +1,32 @@
-"""Training and prediction throughput: plain PyTorch Conv1d vs the library's network.
+"""Training and prediction throughput: plain PyTorch networks vs the library's network.
 
 In one process, on the same random one-hot data, trains for the same number of
-Adam steps (batch 256, binary cross-entropy) a plain PyTorch model --
-``Conv1d(4 -> K, width 24, padding='same')``, ReLU, global max pool, Linear --
-fed float32 one-hot batches, and :class:`~sklearn_deepprune.network.MotifScanNet`
-with each scanner, fed uint8 one-hot batches (what the estimator trains on),
-at 256, 64 and 4 kernels; prints sequences per second and the ratio to the
-reference. Then prediction throughput (no gradient, batches of 4096).
+Adam steps (batch 256, binary cross-entropy) two plain PyTorch models fed
+float32 one-hot batches -- the reference a careful user writes,
+``Conv1d(4 -> K, width 24, padding='same') -> ReLU -> AdaptiveMaxPool1d(1) ->
+Linear``, and a naive one that takes the global max with ``amax(dim=2)``
+(whose backward builds a dense mask over every position) -- and
+:class:`~sklearn_deepprune.network.MotifScanNet` with the ``"scan"`` scanner,
+fed uint8 one-hot batches (what the estimator trains on) and float32 ones, at
+256, 64, 16 and 4 kernels; prints sequences per second and the ratio to the
+``AdaptiveMaxPool1d`` reference. Then prediction throughput (no gradient,
+batches of 4096).
 
-Rounds alternate between the models and the best round counts, so that other
-load on the machine disturbs the comparison as little as possible; the
-sequences per CPU-second (process CPU time, all threads) in brackets are a
-second view that is less sensitive to such load.
+Rounds alternate between the models; the median round counts (the best with
+``--best``), so that other load on the machine disturbs the comparison as
+little as possible; the sequences per CPU-second (process CPU time, all
+threads) in brackets are a second view that is less sensitive to such load.
 
 Usage::
 
-    python benchmarks/train_throughput.py [--steps 20] [--rounds 3] [--threads N]
+    python benchmarks/train_throughput.py [--steps 20] [--rounds 5] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import statistics
 import time
 import warnings
 
@@ -28,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sklearn_deepprune import network
 from sklearn_deepprune.network import SCANNERS, MotifScanNet, default_scanner
 
 
@@ -40,16 +47,24 @@ class PlainConvNet(nn.Module):
         Number of convolution kernels.
     kernel_size : int
         Kernel width.
+    pool : {"adaptive", "amax"}, default="adaptive"
+        The global max: :class:`torch.nn.AdaptiveMaxPool1d` (what a careful
+        user writes) or ``amax(dim=2)`` (slower to train: its backward builds
+        a dense mask over every position).
     """
 
-    def __init__(self, n_kernels: int, kernel_size: int):
+    def __init__(self, n_kernels: int, kernel_size: int, pool: str = "adaptive"):
         super().__init__()
         self.conv = nn.Conv1d(4, n_kernels, kernel_size, padding="same")
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveMaxPool1d(1) if pool == "adaptive" else None
         self.dense = nn.Linear(n_kernels, 1)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Logits of a float one-hot batch ``(n, 4, L)``."""
-        return self.dense(F.relu(self.conv(X)).amax(dim=2)).squeeze(1)
+        scores = self.relu(self.conv(X))
+        scores = self.pool(scores).squeeze(2) if self.pool is not None else scores.amax(dim=2)
+        return self.dense(scores).squeeze(1)
 
 
 def make_data(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,23 +82,35 @@ def train_seconds(model, X, y, steps, batch_size, as_float) -> float:
     loss_fn = nn.BCEWithLogitsLoss()
     n = len(X)
     start = time.perf_counter(), time.process_time()
-    for step in range(steps):
-        i = (step * batch_size) % (n - batch_size + 1)
-        xb = X[i : i + batch_size]
-        if as_float:
-            xb = xb.float()
-        opt.zero_grad()
-        loss = loss_fn(model(xb), y[i : i + batch_size])
-        loss.backward()
-        opt.step()
+    with threads_as_in_the_estimator(model, X):
+        for step in range(steps):
+            i = (step * batch_size) % (n - batch_size + 1)
+            xb = X[i : i + batch_size]
+            if as_float:
+                xb = xb.float()
+            opt.zero_grad()
+            loss = loss_fn(model(xb), y[i : i + batch_size])
+            loss.backward()
+            opt.step()
     return time.perf_counter() - start[0], time.process_time() - start[1]
+
+
+def threads_as_in_the_estimator(model, X):
+    """The estimator's thread setting around training and prediction (no-op for the references).
+
+    Where the fused numba kernels run, torch is held to one thread and the
+    kernels use torch's threads (see ``network._fused_scan_threads``).
+    """
+    if isinstance(model, MotifScanNet):
+        return network._fused_scan_threads(model, X[:64])
+    return contextlib.nullcontext()
 
 
 def predict_seconds(model, X, batch_size, as_float) -> float:
     """Wall and CPU seconds to compute the logits of all of ``X`` without gradients."""
     model.eval()
     start = time.perf_counter(), time.process_time()
-    with torch.no_grad():
+    with torch.no_grad(), threads_as_in_the_estimator(model, X):
         for i in range(0, len(X), batch_size):
             xb = X[i : i + batch_size]
             model(xb.float() if as_float else xb)
@@ -91,69 +118,84 @@ def predict_seconds(model, X, batch_size, as_float) -> float:
     return time.perf_counter() - start[0], time.process_time() - start[1]
 
 
-def report(what, n_kernels, n_sequences, best, scanners) -> None:
-    """Print sequences per wall second (and per CPU second) and the ratios."""
-    wall = {name: n_sequences / s[0] for name, s in best.items()}
-    cpu = {name: n_sequences / s[1] for name, s in best.items()}
-    ref = "plain Conv1d"
+REFERENCE = "plain AdaptiveMaxPool1d"
+
+
+def build_models(n_kernels: int, kernel_size: int, scanners) -> dict:
+    """Name -> (model, feed float32) for the references and each scanner (uint8 and float32)."""
+    torch.manual_seed(0)
+    models = {REFERENCE: (PlainConvNet(n_kernels, kernel_size), True)}
+    torch.manual_seed(0)
+    models["plain amax"] = (PlainConvNet(n_kernels, kernel_size, pool="amax"), True)
+    for scanner in scanners:
+        for as_float in (False, True):
+            torch.manual_seed(0)
+            name = f"{scanner} {'float32' if as_float else 'uint8'}"
+            models[name] = (MotifScanNet(n_kernels, kernel_size, 4, scanner), as_float)
+    return models
+
+
+def report(what, n_kernels, n_sequences, rounds, pick) -> None:
+    """Print sequences per wall second (and per CPU second) and the ratios to the reference."""
+    wall = {name: n_sequences / pick(s[0] for s in r) for name, r in rounds.items()}
+    cpu = {name: n_sequences / pick(s[1] for s in r) for name, r in rounds.items()}
+    ref = REFERENCE
     print(
         f"{what} K={n_kernels:3d}: {ref} {wall[ref]:7.0f} seq/s [{cpu[ref]:6.0f}/CPU-s] | "
         + " | ".join(
             f"{s} {wall[s]:7.0f} seq/s ({wall[s] / wall[ref]:.2f}x) "
             f"[{cpu[s]:6.0f}/CPU-s, {cpu[s] / cpu[ref]:.2f}x]"
-            for s in scanners
+            for s in rounds
+            if s != ref
         ),
         flush=True,
     )
 
 
 def main(argv=None) -> None:
-    """Run the benchmark and print one line per kernel count and model."""
+    """Run the benchmark and print one line per kernel count."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="training steps per round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; best counts")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds")
+    parser.add_argument("--best", action="store_true", help="best round instead of the median")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--length", type=int, default=101)
     parser.add_argument("--kernel-size", type=int, default=24)
-    parser.add_argument("--kernels", type=int, nargs="+", default=[256, 64, 4])
+    parser.add_argument("--kernels", type=int, nargs="+", default=[256, 64, 16, 4])
+    parser.add_argument("--scanners", nargs="+", default=["scan"], choices=SCANNERS)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="Using padding='same'")
     if args.threads:
         torch.set_num_threads(args.threads)
+    pick = min if args.best else statistics.median
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-        f"default scanner {default_scanner('cpu')!r}; batch {args.batch_size}, "
-        f"L={args.length}, w={args.kernel_size}, {args.steps} steps x {args.rounds} rounds"
+        f"default scanner {default_scanner('cpu')!r}, fused numba kernels "
+        f"{'on' if network._fast_module() else 'off (numba missing)'}; batch "
+        f"{args.batch_size}, L={args.length}, w={args.kernel_size}, {args.steps} steps x "
+        f"{args.rounds} rounds, {'best' if args.best else 'median'} round"
     )
     X, y = make_data(max(8192, args.batch_size * 4), args.length)
-    scanners = [s for s in SCANNERS if s != "conv"]
     for n_kernels in args.kernels:
-        torch.manual_seed(0)
-        models = {"plain Conv1d": (PlainConvNet(n_kernels, args.kernel_size), True)}
-        for scanner in scanners:
-            torch.manual_seed(0)
-            models[scanner] = (MotifScanNet(n_kernels, args.kernel_size, 4, scanner), False)
-        best = {name: (float("inf"), float("inf")) for name in models}
-        for model, as_float in models.values():  # warm-up
+        models = build_models(n_kernels, args.kernel_size, args.scanners)
+        rounds = {name: [] for name in models}
+        for model, as_float in models.values():  # warm-up (and numba's first call)
             train_seconds(model, X, y, 2, args.batch_size, as_float)
         for _ in range(args.rounds):
             for name, (model, as_float) in models.items():
-                seconds = train_seconds(model, X, y, args.steps, args.batch_size, as_float)
-                best[name] = tuple(map(min, best[name], seconds))
-        report("train  ", n_kernels, args.steps * args.batch_size, best, scanners)
+                rounds[name].append(
+                    train_seconds(model, X, y, args.steps, args.batch_size, as_float)
+                )
+        report("train  ", n_kernels, args.steps * args.batch_size, rounds, pick)
     for n_kernels in args.kernels:
-        torch.manual_seed(0)
-        models = {"plain Conv1d": (PlainConvNet(n_kernels, args.kernel_size), True)}
-        for scanner in scanners:
-            models[scanner] = (MotifScanNet(n_kernels, args.kernel_size, 4, scanner), False)
-        best = {name: (float("inf"), float("inf")) for name in models}
+        models = build_models(n_kernels, args.kernel_size, args.scanners)
+        rounds = {name: [] for name in models}
         for _ in range(args.rounds):
             for name, (model, as_float) in models.items():
-                seconds = predict_seconds(model, X, 4096, as_float)
-                best[name] = tuple(map(min, best[name], seconds))
-        report("predict", n_kernels, len(X), best, scanners)
+                rounds[name].append(predict_seconds(model, X, 4096, as_float))
+        report("predict", n_kernels, len(X), rounds, pick)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
+import os
+import signal
+import threading
 import time
 import warnings
 from numbers import Integral, Real
@@ -27,6 +32,7 @@ from sklearn_deepprune.network import (
     SCANNERS,
     STRANDS,
     MotifScanNet,
+    _fused_scan_threads,
     default_scanner,
 )
 from sklearn_deepprune.pruning import CRITERIA, keep_half, shrink_network
@@ -63,6 +69,22 @@ class PruningHistory(list):
         except ImportError as exc:  # pragma: no cover - depends on environment
             raise ImportError("to_frame() needs pandas: pip install pandas") from exc
         return pd.DataFrame(list(self))
+
+
+def _all_or_nothing(fit):
+    """Decorate ``fit``: if it raises (Ctrl-C too), restore the estimator as it was."""
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return wrapper
 
 
 class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
@@ -145,7 +167,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
-        Class labels.
+        Class labels, sorted. ``classes_[1]`` is the positive class: column 1
+        of :meth:`predict_proba`, a positive :meth:`decision_function`,
+        positive dense weights and the motifs all refer to it. With string
+        labels ``"bound"``/``"unbound"`` it is ``"unbound"``; use 0/1 labels
+        (1 = bound). :meth:`fit` warns with string labels.
     n_features_in_ : int
         Input channels (4 for one-hot DNA; ``m`` for 2-d input, which is read
         as a one-channel signal of length ``m``).
@@ -314,6 +340,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             module=module,
             criterion=nn.BCEWithLogitsLoss,
             optimizer=torch.optim.Adam,
+            # One fused kernel per parameter on CPU: the per-step overhead matters
+            # at a few kernels.
+            optimizer__fused=True if torch.device(self.device).type == "cpu" else None,
             lr=lr,
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
@@ -331,7 +360,13 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         start = time.perf_counter()
         net = self._make_net(module, lr, valid)
         if train and self.max_epochs > 0:
-            net.fit(data, None)
+            # skorch takes any KeyboardInterrupt for "stop this stage" (early
+            # stopping raises one); Ctrl-C must stop the whole fit.
+            sample = torch.as_tensor(data.dataset.X[data.indices[:64]]).to(self.device)
+            with _noting_interrupts() as interrupted, _fused_scan_threads(module, sample):
+                net.fit(data, None)
+            if interrupted:
+                raise KeyboardInterrupt
         else:
             net.initialize()
         epochs = len(net.history)
@@ -366,6 +401,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         return train_test_split(everything, test_size=n_valid, stratify=y, random_state=seed)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_all_or_nothing
     def fit(self, X, y):
         """Train the wide network and prune it to ``n_kernels`` kernels.
 
@@ -381,12 +417,30 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : DeepPruneClassifier
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C, in any stage. A fit that raises leaves the estimator as
+            it was before (unfitted, or with all of the previous fit).
+
+        Warns
+        -----
+        UserWarning
+            With string labels: the positive class is ``classes_[1]``, the
+            later label in sorted order.
         """
         if y is None:
             raise ValueError(
                 "DeepPruneClassifier requires y to be passed, but the target y is None"
             )
+        _check_device(self.device)
+        _check_labels(y)
         X, y = self._validate_X(X, y, reset=True)
+        steps = 0 if self.variant == "baseline" else self.n_prune_steps
+        _check_network_size(
+            self.n_kernels, steps, X.shape[1], self.kernel_size, self.batch_size, self.device
+        )
         target_type = type_of_target(y, input_name="y")
         if target_type == "multiclass":
             raise ValueError(
@@ -400,6 +454,15 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"DeepPruneClassifier needs 2 classes in y; got {len(self.classes_)} class "
                 f"({self.classes_.tolist()})"
+            )
+        if isinstance(self.classes_[1], str):
+            warnings.warn(
+                f"string labels: the positive class is classes_[1] = {str(self.classes_[1])!r} "
+                f"(the later in sorted order), not {str(self.classes_[0])!r}; predict_proba[:, "
+                "1], the dense weights' signs and the motifs refer to it. Use 0/1 labels to "
+                "choose.",
+                UserWarning,
+                stacklevel=4,
             )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train_index, valid_index = self._split(y_index, seed)
@@ -620,7 +683,8 @@ def _batched(function, X: np.ndarray, index: np.ndarray | None = None) -> np.nda
     module.eval()
     device = next(module.parameters()).device
     n = len(X) if index is None else len(index)
-    with torch.no_grad():
+    sample = torch.as_tensor(X[_rows(index, 0)][:64]).to(device)
+    with torch.no_grad(), _fused_scan_threads(module, sample):
         return np.concatenate(
             [
                 function(torch.as_tensor(X[_rows(index, start)]).to(device)).cpu().numpy()
@@ -656,6 +720,125 @@ def _dense_weight(module: MotifScanNet) -> np.ndarray:
 
 def _cpu_state(module: nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def _check_device(device: str) -> None:
+    """Raise a ValueError unless ``device`` names a torch device that is there."""
+    try:
+        where = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; use e.g. 'cpu', 'cuda' or 'cuda:1'"
+        ) from None
+    if where.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"device={device!r}, but CUDA is not available on this machine (torch "
+                f"{torch.__version__}); use device='cpu'"
+            )
+        if where.index is not None and where.index >= count:
+            raise ValueError(f"device={device!r}, but this machine has {count} CUDA device(s)")
+    elif where.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r}, but MPS is not available on this machine")
+
+
+def _check_labels(y) -> None:
+    """Refuse missing labels and strings mixed with numbers (they cannot be sorted)."""
+    labels = np.asarray(y)
+    if labels.ndim != 1 or labels.dtype.kind not in "USO":
+        return
+    if labels.dtype.kind != "O":
+        if isinstance(y, np.ndarray):
+            return
+        # numpy turns ["a", 1] into ["a", "1"]: look at the labels as given.
+        labels = np.asarray(y, dtype=object)
+    missing = np.fromiter((label is None for label in labels), bool, len(labels))
+    if missing.any():
+        raise ValueError(
+            f"y has {int(missing.sum())} missing labels (None), the first at index "
+            f"{int(np.flatnonzero(missing)[0])}"
+        )
+    strings = np.fromiter((isinstance(label, str) for label in labels), bool, len(labels))
+    if strings.any() and not strings.all():
+        i, j = int(np.flatnonzero(strings)[0]), int(np.flatnonzero(~strings)[0])
+        raise ValueError(
+            f"y mixes strings and other labels (y[{i}] = {labels[i]!r}, y[{j}] = "
+            f"{labels[j]!r}); give all labels as one type"
+        )
+
+
+# Copies of the wide network's parameters alive during the first stage: the
+# weights, their gradients, Adam's two moments, the initial network kept for
+# pruning, early stopping's best weights and the stage's saved state.
+_PARAMETER_COPIES = 7
+
+
+def _check_network_size(
+    n_kernels: int, steps: int, channels: int, kernel_size: int, batch_size: int, device: str
+) -> None:
+    """Raise a ValueError if the wide network cannot fit in memory, before building it."""
+    # At most 2**100 in the sum: still a lower bound, and no giant integers.
+    total = n_kernels * 2 ** min(steps, 100)
+    parameters = total * (channels * kernel_size + 2) + 1
+    # Lower bound: float32 parameter copies plus a few (batch, kernels) score arrays.
+    needed = 4 * (_PARAMETER_COPIES * parameters + 4 * batch_size * total)
+    limit, what = _memory_size(device)
+    if needed <= limit:
+        return
+    count = f" = {total:,}" if total < 10**15 else ""
+    raise ValueError(
+        f"the wide network of n_kernels * 2**n_prune_steps = {n_kernels} * 2**{steps}{count} "
+        f"kernels needs at least {_format_bytes(needed)} of memory, more than {what} "
+        f"({_format_bytes(limit)}); lower n_prune_steps or n_kernels"
+    )
+
+
+def _memory_size(device: str) -> tuple[int, str]:
+    """Memory of the device (GPU) or of the machine, with a description."""
+    where = torch.device(device)
+    if where.type == "cuda":
+        index = where.index if where.index is not None else torch.cuda.current_device()
+        return torch.cuda.get_device_properties(index).total_memory, f"the memory of {where}"
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's memory"
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - no sysconf (Windows)
+        return 2**40, "a sane bound"
+
+
+def _format_bytes(n: int) -> str:
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    exponent = min(max(n.bit_length() - 1, 0) // 10, len(units) - 1)
+    return f"{n / 1024**exponent:.3g} {units[exponent]}"
+
+
+@contextlib.contextmanager
+def _noting_interrupts():
+    """Note a Ctrl-C (SIGINT) that arrives inside the block, in the yielded list.
+
+    The previous handler still runs, so the KeyboardInterrupt is raised as
+    before (and skorch still ends the epoch loop); the list tells it apart from
+    a KeyboardInterrupt that a callback raises to stop training. Outside the
+    main thread (where no signal arrives) nothing is installed.
+    """
+    noted: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield noted
+        return
+
+    def handler(signum, frame):
+        try:
+            previous(signum, frame)
+        except KeyboardInterrupt:
+            noted.append(signum)
+            raise
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _looks_like_strings(X) -> bool:

@@ -41,6 +41,17 @@ How the scan is computed (the ``scanner``)
     as an ``index_add`` into the look-up table and folded back; no gradient
     flows to the input (it is data). In fp32 this is the ``"conv"`` function
     up to float rounding (the sums are ordered differently).
+
+    On CPU, with numba installed (the ``fast`` extra), one-hot batches take
+    a fused path instead (``sklearn_deepprune._fastscan``, compiled on
+    first use and cached on disk): each sequence is scanned in one pass, the
+    ``ceil(w / g)`` table rows of every window summed into one ``K``-vector
+    with a running maximum and arg-max, so no ``(n, L, K)`` block is ever in
+    memory; the backward pass adds ``g[n, k]`` onto the weight of each base
+    of the winning window directly. The same function, several times faster;
+    the estimator runs torch on one thread meanwhile and the kernels on
+    torch's threads (``_fused_scan_threads``). Without numba (or on a
+    GPU) the torch paths above run.
 ``"scan_bf16"``
     ``"scan"`` with the search for the best window in bfloat16 (fp32
     accumulation), after which the winner's score is recomputed exactly in
@@ -48,11 +59,14 @@ How the scan is computed (the ``scanner``)
     window, and the choice can differ from ``"conv"``'s only between windows
     whose scores are within bf16 rounding of each other. Worth it where bf16
     matrix products are fast (GPUs; CPUs with AMX) and the input is not
-    one-hot.
+    one-hot. One-hot CPU batches take the exact fused path when numba is
+    installed, as with ``"scan"``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
 
 import torch
@@ -87,6 +101,15 @@ _CHUNK_ELEMENTS = 1 << 24
 # Up to this many kernels, the "scan" scanner computes its forward pass with
 # conv1d (faster than the look-up for few kernels on CPU).
 _CONV_MAX_KERNELS = 16
+
+# Whether the "scan" scanners may use the numba kernels of
+# sklearn_deepprune._fastscan for one-hot CPU batches (tests switch it off to
+# reach the pure-torch paths); _FAST caches the module (False: numba missing).
+_USE_NUMBA = True
+_FAST = None
+
+# Threads for the fused kernels while :func:`_fused_scan_threads` holds torch to one thread.
+_SCAN_THREADS: int | None = None
 
 # Rows per offset of the one-hot look-up table: the group size g is the largest
 # with (C + 1) ** g <= this (g = 3 for DNA, as measured fastest on CPU).
@@ -287,7 +310,130 @@ def _argmax_windows(X: torch.Tensor, positions: torch.Tensor, kernel_size: int):
     return windows[batch, positions]
 
 
+def _fast_module():
+    """The numba kernels (:mod:`sklearn_deepprune._fastscan`), or None without numba."""
+    global _FAST
+    if not _USE_NUMBA:
+        return None
+    if _FAST is None:
+        try:
+            module = importlib.import_module("sklearn_deepprune._fastscan")
+        except ImportError:
+            module = False
+        _FAST = module
+    return _FAST or None
+
+
+def _scan_threads() -> int:
+    return _SCAN_THREADS or torch.get_num_threads()
+
+
+def _fused_codes(X: torch.Tensor, weight: torch.Tensor):
+    """``(kernels module, base codes (n, L) uint8)`` where the fused scan applies, else None.
+
+    It applies to one-hot CPU batches (any dtype; uint8, bool, float32 and
+    float64 are read by a compiled kernel) with float32 or float64 CPU
+    parameters, when numba is installed.
+    """
+    if (
+        X.device.type != "cpu"
+        or weight.device.type != "cpu"
+        or weight.dtype not in (torch.float32, torch.float64)
+        or X.ndim != 3
+        or X.shape[1] >= 255
+        or X.shape[0] == 0
+        or X.shape[2] == 0
+    ):
+        return None
+    fast = _fast_module()
+    if fast is None:
+        return None
+    if X.dtype == torch.bool:
+        X = X.view(torch.uint8)
+    if X.dtype in (torch.uint8, torch.float32, torch.float64):
+        codes, one_hot = fast.one_hot_codes(X.contiguous().numpy(), _scan_threads())
+        return (fast, torch.from_numpy(codes)) if one_hot else None
+    codes = _one_hot_codes(X)
+    return None if codes is None else (fast, codes.to(torch.uint8))
+
+
+def _fused_scan(X, weight, bias, need_argmax):
+    """The fused numba scan of a one-hot CPU batch, or ``None`` where it does not apply.
+
+    Returns ``(values, positions or None, codes)`` with the base codes ``(n, L)``
+    uint8 that the backward pass needs.
+    """
+    K, C, w = weight.shape
+    fused = _fused_codes(X, weight)
+    if fused is None:
+        return None
+    fast, codes = fused
+    if not (bool(torch.isfinite(weight).all()) and bool(torch.isfinite(bias).all())):
+        return None  # let the torch path propagate NaN and infinity as conv1d does
+    group = _group_size(C, w)
+    table = _lookup_table(weight.detach(), bias.detach(), group)
+    values, positions = fast.scan_max(
+        codes.numpy(), table.contiguous().numpy(), C, w, group, need_argmax, _scan_threads()
+    )
+    positions = torch.from_numpy(positions) if need_argmax else None
+    return torch.from_numpy(values), positions, codes
+
+
+@contextlib.contextmanager
+def _fused_scan_threads(module: MotifScanNet, sample: torch.Tensor):
+    """Run torch on one thread and the fused scan kernels on torch's threads, for a while.
+
+    With the fused kernels (numba, one-hot CPU input) doing the heavy work,
+    the remaining torch operations of a training step are small; torch's
+    OpenMP threads, which spin-wait after each parallel operation, would only
+    take the cores from the kernels' threads (measured on 2 cores: up to 8x
+    slower training). Inside this context torch uses one thread and the
+    kernels all the threads torch had; where the fused kernels do not apply
+    (``scanner="conv"``, numba missing, a GPU, input that is not one-hot as
+    judged on ``sample``), nothing changes.
+
+    Parameters
+    ----------
+    module : MotifScanNet
+        The network about to be trained or evaluated.
+    sample : torch.Tensor of shape (n, C, L)
+        A few input sequences.
+
+    Yields
+    ------
+    None
+    """
+    global _SCAN_THREADS
+    weight = module.conv.weight
+    if module.scanner == "conv" or _SCAN_THREADS or _fused_codes(sample, weight) is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    _SCAN_THREADS = threads
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        _SCAN_THREADS = None
+
+
 def _scan_max(X, weight, bias, bf16, need_argmax):
+    """:func:`_scan_chunk` over chunks of sequences, or :func:`_fused_scan`.
+
+    Returns ``(values, positions or None, saved)``: ``saved`` is what the
+    backward pass reads, ``("codes", base codes)`` after the fused scan,
+    ``("rows", look-up rows)`` after the torch look-up, ``("dense", None)``
+    otherwise.
+    """
+    fused = _fused_scan(X, weight, bias, need_argmax)
+    if fused is not None:
+        return fused[0], fused[1], ("codes", fused[2])
+    values, positions, rows = _scan_chunks(X, weight, bias, bf16, need_argmax)
+    return values, positions, ("dense", None) if rows is None else ("rows", rows)
+
+
+def _scan_chunks(X, weight, bias, bf16, need_argmax):
     """:func:`_scan_chunk` over chunks of sequences; the same three results."""
     n = X.shape[0]
     chunk = max(1, _CHUNK_ELEMENTS // max(1, X.shape[2] * weight.shape[0]))
@@ -313,10 +459,11 @@ class _ScanMax(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, X, weight, bias, bf16):
-        values, positions, rows = _scan_max(X, weight, bias, bf16, need_argmax=True)
-        ctx.one_hot = rows is not None
+        values, positions, (kind, data) = _scan_max(X, weight, bias, bf16, need_argmax=True)
+        ctx.kind = kind
         ctx.weight_shape = weight.shape
-        data = rows if ctx.one_hot else X.to(weight.dtype)
+        if kind == "dense":
+            data = X.to(weight.dtype)
         ctx.save_for_backward(data, positions)
         return values
 
@@ -325,7 +472,17 @@ class _ScanMax(torch.autograd.Function):
         data, positions = ctx.saved_tensors
         K, C, w = ctx.weight_shape
         grad_bias = grad.sum(dim=0)
-        if ctx.one_hot:
+        if ctx.kind == "codes":
+            grad_weight = _FAST.weight_grad(  # the fused forward imported it
+                data.numpy(),
+                positions.numpy(),
+                grad.contiguous().numpy(),
+                C,
+                w,
+                _scan_threads(),
+            )
+            grad_weight = torch.from_numpy(grad_weight)
+        elif ctx.kind == "rows":
             group = _group_size(C, w)
             n_blocks = data.shape[2]
             chosen = data.gather(1, positions.unsqueeze(2).expand(-1, K, n_blocks))

@@ -4,10 +4,10 @@ import importlib.util
 import json
 from importlib.metadata import entry_points
 
-import joblib
 import pandas as pd
 import pytest
 
+from sklearn_deepprune import load_model
 from sklearn_deepprune.cli import main
 
 TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
@@ -66,7 +66,7 @@ def test_simulate_fit_sweep_report(tmp_path, capsys):
     if importlib.util.find_spec("logomaker") is not None:
         assert (model / "motifs.meme").read_text().count("MOTIF") == 2
         assert (model / "logos.png").is_file()
-    pipeline = joblib.load(model / "model.joblib")
+    pipeline = load_model(model / "model.deepprune")
     assert pipeline.predict_proba(["ACGT" * 10]).shape == (1, 2)
 
     results = tmp_path / "results"
@@ -103,5 +103,7 @@ def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
     model = tmp_path / "model"
     assert main(["fit", str(fasta), "-o", str(model), "-q", "--n-kernels", "1", *TINY]) == 0
     metrics = json.loads((model / "metrics.json").read_text())
-    assert metrics["n_train"] == 80  # 40 peaks and one shuffle of each
-    assert metrics["n_test"] is None
+    # 40 peaks and one shuffle of each; 20% held out by default, pairs kept together
+    assert metrics["n_train"] == 64
+    assert metrics["n_test"] == 16
+    assert 0 <= metrics["test_auc"] <= 1

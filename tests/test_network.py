@@ -1,5 +1,9 @@
 """MotifScanNet: every scanner computes the Conv1d formulation, forward and backward."""
 
+import multiprocessing
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -9,9 +13,10 @@ from sklearn_deepprune import network
 from sklearn_deepprune.network import SCANNERS, MotifScanNet, default_scanner, same_padding
 from sklearn_deepprune.pruning import shrink_network
 
-# How each code path of the "scan" scanner is reached: "lookup" (one-hot input,
-# many kernels), "matmul" (other input, many kernels), "conv" (few kernels).
-PATHS = ("lookup", "matmul", "small")
+# How each code path of the "scan" scanner is reached: "fused" (one-hot CPU input,
+# the numba kernels), "lookup" (one-hot input, many kernels, pure torch), "matmul"
+# (other input, many kernels), "small" (few kernels: conv1d forward).
+PATHS = ("fused", "lookup", "matmul", "small")
 
 
 def reference(net: MotifScanNet, X: torch.Tensor) -> torch.Tensor:
@@ -53,8 +58,11 @@ def outputs_and_grads(net, X, use_reference=False):
 @pytest.fixture(params=PATHS)
 def path(request, monkeypatch):
     """Force one code path of the "scan" scanners."""
+    if request.param == "fused":
+        pytest.importorskip("numba")
     limit = 10**6 if request.param == "small" else 0
     monkeypatch.setattr(network, "_CONV_MAX_KERNELS", limit)
+    monkeypatch.setattr(network, "_USE_NUMBA", request.param == "fused")
     return request.param
 
 
@@ -333,3 +341,137 @@ def test_both_strands_see_a_motif_in_either_orientation():
 def test_both_strands_need_four_channels():
     with pytest.raises(ValueError, match="4 channels"):
         MotifScanNet(2, 3, 1, strand="both")
+
+
+# -- the fused numba kernels ---------------------------------------------------
+
+
+def test_fused_path_is_taken_for_one_hot_cpu_batches_only():
+    pytest.importorskip("numba")
+    weight, bias = torch.randn(20, 4, 7), torch.randn(20)
+    X = one_hot(5, 30, gaps=True)
+    for batch in (X, X.bool(), X.float(), X.double()):
+        values, positions, (kind, codes) = network._scan_max(batch, weight, bias, False, True)
+        assert kind == "codes"
+        assert codes.dtype == torch.uint8 and codes.shape == (5, 30)
+        expected = F.conv1d(F.pad(X.float(), same_padding(7)), weight, bias)
+        torch.testing.assert_close(values, expected.amax(dim=2))
+        assert torch.equal(positions, expected.argmax(dim=2))
+    not_one_hot = X.clone()
+    not_one_hot[2, 1, 4] = 2
+    two_ones = X.clone()
+    two_ones[3, :, 7] = 1
+    half = X.double()
+    half[0, 0, 0] = 0.5
+    for batch in (not_one_hot, two_ones, two_ones.float(), half, torch.randn(5, 4, 30)):
+        values, _, (kind, _) = network._scan_max(batch, weight, bias, False, True)
+        assert kind != "codes"
+        expected = F.conv1d(F.pad(batch.float(), same_padding(7)), weight, bias).amax(dim=2)
+        torch.testing.assert_close(values, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_fused_path_propagates_non_finite_weights_as_conv1d():
+    pytest.importorskip("numba")
+    ref, net = make_pair(20, 5, "scan")
+    with torch.no_grad():
+        for model in (ref, net):
+            model.conv.weight[3, 1, 2] = float("nan")
+    X = one_hot(6, 25)
+    with torch.no_grad():
+        expected = ref.kernel_scores(X)
+        got = net.kernel_scores(X)
+    assert torch.isnan(expected[:, 3]).all()
+    torch.testing.assert_close(got, expected, equal_nan=True)
+
+
+def test_without_numba_the_torch_path_gives_the_same_function(monkeypatch):
+    ref, net = make_pair(20, 9, "scan")
+    X = one_hot(7, 40, gaps=True)
+    expected = outputs_and_grads(ref, X, use_reference=True)
+    monkeypatch.setitem(sys.modules, "sklearn_deepprune._fastscan", None)  # import fails
+    monkeypatch.setattr(network, "_FAST", None)
+    assert network._fast_module() is None
+    assert network._scan_max(X, net.conv.weight, net.conv.bias, False, True)[2][0] == "rows"
+    for e, g in zip(expected, outputs_and_grads(net, X), strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_kernels_split_over_threads_give_the_same_result(monkeypatch, dtype):
+    fastscan = pytest.importorskip("sklearn_deepprune._fastscan")
+    X = one_hot(23, 37, gaps=True).numpy()
+    weight, bias = torch.randn(11, 4, 8, dtype=torch.float64), torch.randn(11)
+    table = network._lookup_table(weight, bias.double(), 3).numpy().astype(dtype)
+    grad = np.random.RandomState(0).randn(23, 11).astype(dtype)
+
+    def run(threads):
+        codes, one_hot_ok = fastscan.one_hot_codes(X, threads)
+        values, positions = fastscan.scan_max(codes, table, 4, 8, 3, True, threads)
+        grads = fastscan.weight_grad(codes, positions, grad, 4, 8, threads)
+        return one_hot_ok, codes, values, positions, grads
+
+    single = run(1)
+    monkeypatch.setattr(fastscan, "_MIN_SPLIT_WORK", 1)
+    assert len(fastscan._parts(23, 10**6, 3)) == 3
+    split = run(3)
+    assert single[0] and split[0]
+    np.testing.assert_array_equal(split[1], single[1])
+    np.testing.assert_array_equal(split[2], single[2])
+    np.testing.assert_array_equal(split[3], single[3])
+    np.testing.assert_allclose(split[4], single[4], rtol=1e-6, atol=1e-6)
+    assert split[2].dtype == dtype and split[4].dtype == dtype
+
+
+def test_fused_scan_threads_hold_torch_to_one_thread_only_where_the_kernels_run():
+    pytest.importorskip("numba")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        net = MotifScanNet(4, 5, 4, "scan")
+        with network._fused_scan_threads(net, one_hot(3, 20)):
+            assert torch.get_num_threads() == 1
+            assert network._scan_threads() == 2
+        assert torch.get_num_threads() == 2 and network._SCAN_THREADS is None
+        conv = MotifScanNet(4, 5, 4, "conv")
+        for model, sample in ((conv, one_hot(3, 20)), (net, torch.randn(3, 4, 20))):
+            with network._fused_scan_threads(model, sample):
+                assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def _codes_in_a_child(X):
+    from sklearn_deepprune import _fastscan
+
+    return _fastscan.one_hot_codes(X, 2)[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fused_kernels_run_in_a_forked_child(monkeypatch):
+    # A forked child inherits the kernels' thread pool object but not its threads.
+    fastscan = pytest.importorskip("sklearn_deepprune._fastscan")
+    monkeypatch.setattr(fastscan, "_MIN_SPLIT_WORK", 1)
+    X = one_hot(8, 20, gaps=True).numpy()
+    expected = fastscan.one_hot_codes(X, 2)[0]  # starts the pool in this process
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_codes_in_a_child, (X,)).get(timeout=30)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_estimator_fits_the_same_with_and_without_the_fused_kernels(monkeypatch):
+    pytest.importorskip("numba")
+    from sklearn_deepprune import DeepPruneClassifier
+
+    X = one_hot(240, 30, seed=5).numpy()
+    y = np.random.RandomState(0).randint(0, 2, len(X))
+    X[y == 1, :, 10:15] = np.eye(4, dtype=np.uint8)[:, [0, 2, 1, 3, 3]]  # a motif
+    params = dict(n_kernels=2, n_prune_steps=2, kernel_size=5, max_epochs=5, batch_size=16)
+    params["random_state"] = 0
+    fused = DeepPruneClassifier(**params).fit(X, y)
+    assert network._FAST is not None and network._FAST is not False
+    monkeypatch.setattr(network, "_USE_NUMBA", False)
+    plain = DeepPruneClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(
+        fused.decision_function(X), plain.decision_function(X), rtol=1e-4, atol=1e-4
+    )
+    assert fused.score(X, y) > 0.7  # it learned something: the comparison is not trivial

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -12,12 +13,15 @@ from typing import Any
 import numpy as np
 
 from sklearn_deepprune.datasets._chipseq import _is_data_folder
+from sklearn_deepprune.datasets._simulate import _PAPER_MOTIF_FILE
 
 #: The data set a sweep uses when none is given: simulated set 4 (one of four
 #: JASPAR motifs planted), made on the fly from the motifs shipped with the package.
 DEFAULT_DATASET = "simulated4"
 
 _SIMULATED = re.compile(r"^simulated([1-5])$")
+# DeepBind's file names: NAME_AC.seq.gz (training peaks) and NAME_B.seq.gz (test).
+_DEEPBIND_FILE = re.compile(r"^(?P<name>.+)_(?P<part>AC|B)\.seq(\.gz)?$")
 DatasetSpec = str | os.PathLike | Callable[[], Any]
 
 
@@ -31,9 +35,12 @@ class SweepDataset:
         The ``dataset`` column of the results.
     load : callable
         Returns ``(X_train, y_train, X_test, y_test)``: DNA strings and labels.
-    signature : str
-        What identifies the data beyond its name (generator settings, path);
-        it enters the keys of the fits, so changed data is not mistaken for done.
+    signature : str, default=""
+        What identifies the data beyond its name: for folders a hash of their
+        files, for simulated sets of what defines them (generator settings and
+        motif files). It enters the keys of the fits, so changed data is not
+        mistaken for done. Empty: :func:`run_sweep` loads the data when it
+        starts and hashes the arrays.
     """
 
     name: str
@@ -62,6 +69,18 @@ def _parts(data: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     )
 
 
+def _digest_files(files: Iterable[Any]) -> str:
+    """SHA-256 over the names and bytes of ``files`` (paths or package resources)."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def _simulated(k: int, n_samples: int | None, motif_dir: str | os.PathLike | None) -> SweepDataset:
     def load():
         from sklearn_deepprune.datasets import make_paper_simulation
@@ -72,8 +91,17 @@ def _simulated(k: int, n_samples: int | None, motif_dir: str | os.PathLike | Non
             f"simulated{k}",
         )
 
-    motifs = "jaspar" if motif_dir is None else str(Path(motif_dir).resolve())
-    return SweepDataset(f"simulated{k}", load, f"simulated{k}|n={n_samples}|motifs={motifs}")
+    if motif_dir is None:
+        from importlib import resources
+
+        files = [resources.files("sklearn_deepprune.datasets") / "data" / _PAPER_MOTIF_FILE]
+    else:
+        # The folder make_paper_simulation reads (a missing one fails when loading).
+        folder = Path(motif_dir)
+        folder = folder / f"simulated{k}" if (folder / f"simulated{k}").is_dir() else folder
+        files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    signature = f"simulated{k}|n={n_samples}|random_state=0|motifs={_digest_files(files)}"
+    return SweepDataset(f"simulated{k}", load, signature)
 
 
 def _chipseq(path: Path) -> SweepDataset:
@@ -82,7 +110,65 @@ def _chipseq(path: Path) -> SweepDataset:
 
         return _parts(load_chipseq(path, negatives="shuffle", random_state=0), str(path))
 
-    return SweepDataset(path.name, load, f"chipseq|{path.resolve()}")
+    # The content, not the path: replaced files are new data, a moved folder is not.
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    signature = f"chipseq|negatives=shuffle|random_state=0|files={_digest_files(files)}"
+    return SweepDataset(path.name, load, signature)
+
+
+def _deepbind_sets(folder: Path) -> dict[str, dict[str, Path]]:
+    """DeepBind's files in ``folder`` by set name: ``{NAME: {"train": ..., "test": ...}}``."""
+    sets: dict[str, dict[str, Path]] = {}
+    for path in sorted(folder.iterdir()):
+        match = _DEEPBIND_FILE.match(path.name)
+        if not match or not path.is_file():
+            continue
+        part = "train" if match["part"] == "AC" else "test"
+        files = sets.setdefault(match["name"], {})
+        if part in files:
+            raise ValueError(f"{folder}: several {part} files ({files[part].name}, {path.name})")
+        files[part] = path
+    return sets
+
+
+def _deepbind_set(name: str, files: dict[str, Path]) -> SweepDataset:
+    """One of several DeepBind sets side by side in a folder: NAME_AC (train), NAME_B (test)."""
+
+    def load():
+        from sklearn_deepprune.datasets import load_chipseq
+
+        train, test = (
+            load_chipseq(files[part], negatives="shuffle", random_state=0)
+            for part in ("train", "test")
+        )
+        if len(train.sequences[0]) != len(test.sequences[0]):
+            raise ValueError(
+                f"{files['test']}: sequences of length {len(test.sequences[0])}, but the train "
+                f"part ({files['train']}) has length {len(train.sequences[0])}"
+            )
+        return train.sequences, train.target, test.sequences, test.target
+
+    signature = (
+        "chipseq|negatives=shuffle|random_state=0|"
+        f"files={_digest_files([files['train'], files['test']])}"
+    )
+    return SweepDataset(name, load, signature)
+
+
+def _chipseq_sets(folder: Path) -> list[SweepDataset]:
+    """The data sets of a data folder: one, or one per NAME of DeepBind's files side by side."""
+    sets = _deepbind_sets(folder)
+    if len(sets) <= 1:
+        return [_chipseq(folder)]
+    for name, files in sets.items():
+        if len(files) < 2:
+            (present,) = files.values()
+            missing = f"{name}_B.seq.gz" if "train" in files else f"{name}_AC.seq.gz"
+            raise ValueError(
+                f"{folder}: {present.name} has no {missing} beside it; with several DeepBind "
+                "sets in one folder each NAME needs both NAME_AC.seq.gz and NAME_B.seq.gz"
+            )
+    return [_deepbind_set(name, files) for name, files in sets.items()]
 
 
 def resolve_datasets(
@@ -93,7 +179,9 @@ def resolve_datasets(
 ) -> list[SweepDataset]:
     """Turn data set names, folders and callables into :class:`SweepDataset` objects.
 
-    Nothing is loaded here; each data set is read when its first fit is due.
+    Nothing is parsed here (the files of folders and the motif files of
+    simulated sets are only hashed, for the keys of the fits); each data set
+    is read when its first fit is due.
 
     Parameters
     ----------
@@ -105,7 +193,10 @@ def resolve_datasets(
         - a folder with train/test files (690-set or DeepBind format, read by
           :func:`~sklearn_deepprune.datasets.load_chipseq`, negatives made by
           dinucleotide shuffling where a part has none), or a folder of such
-          folders (each becomes one data set, named after its folder);
+          folders (each becomes one data set, named after its folder); a
+          folder holding many DeepBind sets side by side (``NAME_AC.seq.gz``
+          and ``NAME_B.seq.gz`` for many names, as DeepBind distributes them)
+          gives one data set per ``NAME``;
         - a :class:`SweepDataset`;
         - a callable with no arguments returning a Bunch with ``train`` and
           ``test`` parts (``sequences``, ``target``) or a tuple
@@ -159,7 +250,8 @@ def _resolve_one(spec, n_samples, motif_dir) -> list[SweepDataset]:
         return [spec]
     if callable(spec):
         name = getattr(spec, "__name__", None) or type(spec).__name__
-        return [SweepDataset(name, lambda: _parts(spec(), name), f"callable|{name}")]
+        # No signature: the sweep hashes what the callable returns.
+        return [SweepDataset(name, lambda: _parts(spec(), name))]
     if isinstance(spec, str):
         match = _SIMULATED.match(spec)
         if match:
@@ -173,11 +265,11 @@ def _resolve_one(spec, n_samples, motif_dir) -> list[SweepDataset]:
     if path.is_file():
         raise ValueError(f"{path} is a file; a sweep needs a folder with train and test parts")
     if _is_data_folder(path):
-        return [_chipseq(path)]
+        return _chipseq_sets(path)
     folders = sorted(p for p in path.iterdir() if p.is_dir() and _is_data_folder(p))
     if not folders:
         raise ValueError(
             f"{path} holds no ChIP-seq data folders (train.data/test.data or "
             "DeepBind's NAME_AC.seq.gz/NAME_B.seq.gz)"
         )
-    return [_chipseq(folder) for folder in folders]
+    return [dataset for folder in folders for dataset in _chipseq_sets(folder)]

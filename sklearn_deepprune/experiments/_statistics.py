@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sklearn_deepprune.experiments._sweep import NO_CRITERION, require
+from sklearn_deepprune.experiments._sweep import NO_CRITERION, _check_rows, require
 
 
 def summarize(results):
@@ -23,8 +23,16 @@ def summarize(results):
         One row per (dataset, variant, criterion, kernels) with columns
         ``auc_mean``, ``auc_std`` (sample standard deviation; NaN for one
         seed), ``n_seeds``, ``epochs_mean`` and ``seconds_mean``.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` holds two different rows for one (dataset, variant,
+        criterion, kernels, seed): fits made with different settings. A row
+        listed twice counts once (with a warning).
     """
     require("pandas")
+    results = _check_rows(results, "results")
     keys = ["dataset", "variant", "criterion", "kernels"]
     return (
         results.groupby(keys, sort=True)
@@ -83,9 +91,11 @@ def paired_differences(
     Raises
     ------
     ValueError
-        If either variant has no rows.
+        If either variant has no rows, or ``results`` mixes fits made with
+        different settings (see :func:`summarize`).
     """
     pd = require("pandas")
+    results = _check_rows(results, "results")
     ours = _mean_auc(results, variant, criterion).rename(f"auc_{variant}")
     theirs = _mean_auc(results, reference, criterion).rename(f"auc_{reference}")
     paired = pd.concat([ours, theirs], axis=1, join="inner").reset_index()

@@ -1,0 +1,286 @@
+"""Fused one-hot scan kernels for CPU tensors, compiled by numba (imported lazily).
+
+The ``"scan"`` scanner of :class:`~sklearn_deepprune.network.MotifScanNet`
+uses these when numba is installed and the batch is a one-hot CPU tensor
+(``uint8``, ``bool``, ``float32`` or ``float64``); without numba it falls
+back to its pure-torch path, which computes the same function. The kernels
+release the GIL and run on a small thread pool of their own, split over
+sequences. The compiled code is cached on disk
+(``cache=True``: next to this file, or in ``NUMBA_CACHE_DIR``), so only the
+first call on a machine pays for the compilation.
+
+The kernels work on base codes ``(n, L)`` (code ``c < C`` is channel ``c``,
+code ``C`` an all-zero column) and on the look-up table of
+:func:`sklearn_deepprune.network._lookup_table`: row
+``b * (C + 1)**g + sum_i c_i (C + 1)**i`` holds the summed weights (plus the
+bias for ``b = 0``) of the ``g``-mer ``c_0 .. c_{g-1}`` at offset ``b g`` of
+the window, for every kernel. The score of a window is the sum of its
+``ceil(w / g)`` rows; each sequence is scanned in one pass with a running
+maximum and arg-max, so no ``(n, L, K)`` block is ever in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+# Work (sequences x positions x kernels) below which a call stays on the calling thread.
+_MIN_SPLIT_WORK = 1 << 18
+
+# The pool of the extra threads, its size and the process that started it.
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_PID: int | None = None
+
+
+def _parts(n: int, work: int, n_threads: int) -> list[tuple[int, int]]:
+    """Contiguous ranges of ``n`` sequences, one per thread that is worth starting."""
+    n_parts = max(1, min(n_threads, n, work // _MIN_SPLIT_WORK))
+    bounds = [n * i // n_parts for i in range(n_parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _run(function, parts, arguments):
+    """``function(*arguments(start, stop))`` for each part: the first on this thread.
+
+    The kernels release the GIL, so the parts run in parallel; the pool's
+    idle threads sleep (no spin-waiting that would take the cores from
+    torch's own threads).
+    """
+    global _POOL, _POOL_SIZE, _POOL_PID
+    if len(parts) > 1 and (_POOL_SIZE < len(parts) - 1 or _POOL_PID != os.getpid()):
+        # (A forked child has the pool object but not its threads: it starts its own.)
+        _POOL = ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="deepprune-scan")
+        _POOL_SIZE, _POOL_PID = len(parts) - 1, os.getpid()
+    futures = [_POOL.submit(function, *arguments(*part)) for part in parts[1:]]
+    first = function(*arguments(*parts[0]))
+    return [first] + [future.result() for future in futures]
+
+
+def one_hot_codes(X: np.ndarray, n_threads: int = 1) -> tuple[np.ndarray, bool]:
+    """Base codes ``(n, L)`` uint8 of a batch ``(n, C < 255, L)``; whether it is one-hot.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, C, L)
+        The batch: uint8, or float32 / float64 (compiled on first use).
+    n_threads : int, default=1
+        Threads to use.
+
+    Returns
+    -------
+    codes : ndarray of shape (n, L), uint8
+        Channel of the 1 in each column; ``C`` for an all-zero column.
+    one_hot : bool
+        False when some column is not all zero or a single 1 (``codes`` is then meaningless).
+    """
+    n, n_channels, length = X.shape
+    codes = np.empty((n, length), np.uint8)
+    parts = _parts(n, n * length * n_channels, n_threads)
+    kernel = _codes if X.dtype == np.uint8 else _codes_any
+    return codes, all(_run(kernel, parts, lambda a, b: (X[a:b], codes[a:b])))
+
+
+def scan_max(
+    codes: np.ndarray,
+    table: np.ndarray,
+    n_channels: int,
+    kernel_size: int,
+    group: int,
+    need_argmax: bool,
+    n_threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum over positions of every kernel's window score, and its first position.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n, L), uint8
+        Base codes (see :func:`one_hot_codes`).
+    table : ndarray of shape (n_blocks * (C + 1)**g, K), float32 or float64
+        The look-up table (see :func:`sklearn_deepprune.network._lookup_table`).
+    n_channels, kernel_size, group : int
+        ``C``, ``w`` and ``g``.
+    need_argmax : bool
+        Whether to track the positions.
+    n_threads : int, default=1
+        Threads to use.
+
+    Returns
+    -------
+    values : ndarray of shape (n, K)
+        The best score of each kernel, in the table's dtype.
+    positions : ndarray of shape (n, K), int64
+        Its first position (zeros without ``need_argmax``).
+    """
+    n, length = codes.shape
+    n_kernels = table.shape[1]
+    values = np.empty((n, n_kernels), table.dtype)
+    positions = np.zeros((n, n_kernels), np.int64)
+    parts = _parts(n, n * length * n_kernels, n_threads)
+    _run(
+        _scan_max,
+        parts,
+        lambda a, b: (
+            codes[a:b],
+            table,
+            n_channels,
+            kernel_size,
+            group,
+            need_argmax,
+            values[a:b],
+            positions[a:b],
+        ),
+    )
+    return values, positions
+
+
+def weight_grad(
+    codes: np.ndarray,
+    positions: np.ndarray,
+    grad: np.ndarray,
+    n_channels: int,
+    kernel_size: int,
+    n_threads: int = 1,
+) -> np.ndarray:
+    """Gradient ``(K, C, w)`` of ``sum_nk grad[n, k] * score[n, k]`` with respect to the kernels.
+
+    Only the winning window ``positions[n, k]`` of each kernel has a
+    gradient: ``grad[n, k]`` lands on the weight of each base of that window.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n, L), uint8
+        Base codes.
+    positions : ndarray of shape (n, K), int64
+        The winning positions (from :func:`scan_max`).
+    grad : ndarray of shape (n, K)
+        Gradient with respect to the scores.
+    n_channels, kernel_size : int
+        ``C`` and ``w``.
+    n_threads : int, default=1
+        Threads to use.
+
+    Returns
+    -------
+    ndarray of shape (K, C, w)
+        In ``grad``'s dtype.
+    """
+    n, n_kernels = grad.shape
+    parts = _parts(n, n * n_kernels * kernel_size * 4, n_threads)
+    partial = _run(
+        _weight_grad,
+        parts,
+        lambda a, b: (codes[a:b], positions[a:b], grad[a:b], n_channels, kernel_size),
+    )
+    return partial[0] if len(partial) == 1 else np.sum(partial, axis=0)
+
+
+@njit(cache=True, nogil=True)
+def _codes(X, codes):  # pragma: no cover - compiled
+    """Fill ``codes`` from the uint8 batch ``X``; return whether it is one-hot."""
+    n, n_channels, length = X.shape
+    one_hot = True
+    for i in range(n):
+        count = np.zeros(length, np.uint8)
+        code = np.zeros(length, np.uint8)
+        seen = np.uint8(0)
+        for c in range(n_channels):
+            for pos in range(length):
+                v = X[i, c, pos]
+                seen |= v
+                count[pos] += v
+                code[pos] += v * np.uint8(c)
+        one_hot &= seen <= 1
+        for pos in range(length):
+            one_hot &= count[pos] <= 1
+            codes[i, pos] = code[pos] if count[pos] else n_channels
+    return one_hot
+
+
+@njit(cache=True, nogil=True)
+def _codes_any(X, codes):  # pragma: no cover - compiled
+    """:func:`_codes` for a batch of another dtype (float)."""
+    n, n_channels, length = X.shape
+    one_hot = True
+    for i in range(n):
+        for pos in range(length):
+            code = n_channels
+            for c in range(n_channels):
+                v = X[i, c, pos]
+                if v == 1 and code == n_channels:
+                    code = c
+                elif v != 0:
+                    one_hot = False
+            codes[i, pos] = code
+    return one_hot
+
+
+@njit(cache=True, nogil=True)
+def _scan_max(
+    codes, table, n_channels, kernel_size, group, need_argmax, values, positions
+):  # pragma: no cover - compiled
+    """:func:`scan_max` of a part, written into ``values`` and ``positions``."""
+    n, length = codes.shape
+    n_kernels = table.shape[1]
+    base = n_channels + 1
+    block_rows = base**group
+    n_blocks = (kernel_size + group - 1) // group
+    left = (kernel_size - 1) // 2
+    span = length + (n_blocks - 1) * group
+    for i in range(n):
+        padded = np.full(span + group - 1, n_channels, np.int64)
+        for q in range(min(length, span + group - 1 - left)):
+            padded[left + q] = codes[i, q]
+        gmer = np.empty(span, np.int64)
+        for s in range(span):
+            row = 0
+            mult = 1
+            for t in range(group):
+                row += padded[s + t] * mult
+                mult *= base
+            gmer[s] = row
+        acc = np.empty(n_kernels, table.dtype)
+        best = values[i]
+        where = positions[i]
+        for pos in range(length):
+            row = gmer[pos]
+            for k in range(n_kernels):
+                acc[k] = table[row, k]
+            for b in range(1, n_blocks):
+                row = b * block_rows + gmer[pos + b * group]
+                for k in range(n_kernels):
+                    acc[k] += table[row, k]
+            if pos == 0:
+                for k in range(n_kernels):
+                    best[k] = acc[k]
+            elif need_argmax:
+                for k in range(n_kernels):
+                    if acc[k] > best[k]:
+                        best[k] = acc[k]
+                        where[k] = pos
+            else:
+                for k in range(n_kernels):
+                    best[k] = max(best[k], acc[k])
+
+
+@njit(cache=True, nogil=True)
+def _weight_grad(codes, positions, grad, n_channels, kernel_size):  # pragma: no cover - compiled
+    """:func:`weight_grad` of a part of the sequences."""
+    n, length = codes.shape
+    n_kernels = grad.shape[1]
+    left = (kernel_size - 1) // 2
+    out = np.zeros((n_kernels, n_channels, kernel_size), grad.dtype)
+    for i in range(n):
+        for k in range(n_kernels):
+            g = grad[i, k]
+            start = positions[i, k] - left
+            for j in range(kernel_size):
+                q = start + j
+                if 0 <= q < length:
+                    code = codes[i, q]
+                    if code < n_channels:
+                        out[k, code, j] += g
+    return out

@@ -1,5 +1,7 @@
 """The DeepBind network as a torch module: motif scanner, max pool, dense layer.
 
+::
+
     one-hot DNA (n, C, L)
       -> scanner: Conv1d(C -> K kernels, width w, 'same' padding, bias)
          (with strand="both" also the reverse-complemented kernels)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import os
-import signal
-import threading
 import time
 import warnings
 from numbers import Integral, Real
@@ -27,6 +24,7 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
+from sklearn_deepprune._guards import noting_interrupts
 from sklearn_deepprune.network import (
     ACTIVATIONS,
     SCANNERS,
@@ -363,7 +361,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             # skorch takes any KeyboardInterrupt for "stop this stage" (early
             # stopping raises one); Ctrl-C must stop the whole fit.
             sample = torch.as_tensor(data.dataset.X[data.indices[:64]]).to(self.device)
-            with _noting_interrupts() as interrupted, _fused_scan_threads(module, sample):
+            with noting_interrupts() as interrupted, _fused_scan_threads(module, sample):
                 net.fit(data, None)
             if interrupted:
                 raise KeyboardInterrupt
@@ -810,35 +808,6 @@ def _format_bytes(n: int) -> str:
     units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
     exponent = min(max(n.bit_length() - 1, 0) // 10, len(units) - 1)
     return f"{n / 1024**exponent:.3g} {units[exponent]}"
-
-
-@contextlib.contextmanager
-def _noting_interrupts():
-    """Note a Ctrl-C (SIGINT) that arrives inside the block, in the yielded list.
-
-    The previous handler still runs, so the KeyboardInterrupt is raised as
-    before (and skorch still ends the epoch loop); the list tells it apart from
-    a KeyboardInterrupt that a callback raises to stop training. Outside the
-    main thread (where no signal arrives) nothing is installed.
-    """
-    noted: list[int] = []
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield noted
-        return
-
-    def handler(signum, frame):
-        try:
-            previous(signum, frame)
-        except KeyboardInterrupt:
-            noted.append(signum)
-            raise
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield noted
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _looks_like_strings(X) -> bool:

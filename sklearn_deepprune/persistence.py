@@ -32,11 +32,10 @@ request, since they take far more room than the final network.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import platform
 import re
-import secrets
 import warnings
 import zipfile
 import zlib
@@ -53,6 +52,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_deepprune._guards import write_atomic
 from sklearn_deepprune.classifier import DeepPruneClassifier, PruningHistory
 from sklearn_deepprune.encoding import SequenceOneHotEncoder
 
@@ -565,22 +565,14 @@ def save_model(estimator_or_pipeline, path, *, stage_states: bool = False) -> Pa
     }
     manifest[_CHECKSUM] = _sha256(_canonical(manifest))
     manifest_bytes = (json.dumps(manifest, indent=1, allow_nan=False) + "\n").encode("utf-8")
-    # A unique name beside the target; open() (unlike mkstemp) gives the usual permissions.
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, data in ((_MANIFEST, manifest_bytes), (_TENSORS, tensors)):
-                    # A fixed date: the same model gives the same bytes.
-                    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    archive.writestr(info, data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in ((_MANIFEST, manifest_bytes), (_TENSORS, tensors)):
+            # A fixed date: the same model gives the same bytes.
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    write_atomic(path, buffer.getvalue())
     return path
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from sklearn_deepprune import DeepPruneClassifier
+from sklearn_deepprune._guards import write_atomic
 from sklearn_deepprune.experiments import (
     RESULT_COLUMNS,
     _sweep,
@@ -302,7 +303,7 @@ def test_concurrent_writes_use_unique_temporary_files(tmp_path):
     def write(i):
         try:
             for _ in range(50):
-                _sweep._write_atomic(target, f"row,{i}\n".encode())
+                write_atomic(target, f"row,{i}\n".encode())
         except Exception as exc:  # pragma: no cover - the failure under test
             errors.append(exc)
 
@@ -448,6 +449,7 @@ def test_fit_raising_keyboard_interrupt_is_not_saved(toy, tmp_path, monkeypatch)
 _CLI_INTERRUPTED = """
 import signal, sys
 from sklearn_deepprune import DeepPruneClassifier
+from sklearn_deepprune._guards import write_atomic
 from sklearn_deepprune.cli import main
 fit = DeepPruneClassifier.fit
 calls = []

@@ -14,13 +14,11 @@ import io
 import json
 import os
 import re
-import secrets
-import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -29,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sklearn_deepprune._guards import noting_interrupts, write_atomic
 from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.classifier import VARIANTS
 from sklearn_deepprune.experiments._data import DatasetSpec, SweepDataset, resolve_datasets
@@ -327,22 +326,6 @@ def _encode(dataset: SweepDataset) -> tuple:
     return encoder.transform(X_train), y_train, encoder.transform(X_test), y_test
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a unique temporary file: never a torn file."""
-    # Not mkstemp: its files are private (0600); these get the umask's permissions.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _versions() -> dict[str, str]:
     import sklearn
     import skorch
@@ -409,11 +392,11 @@ class _FitStore:
             "versions": self._versions,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        _write_atomic(
+        write_atomic(
             self.folder / f"{job.key}.json", (json.dumps(record, indent=1) + "\n").encode()
         )
         table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-        _write_atomic(self.rows_file(job.key), table.to_csv(index=False).encode())
+        write_atomic(self.rows_file(job.key), table.to_csv(index=False).encode())
         self.release(job.key)
 
     def release(self, key: str) -> None:
@@ -451,33 +434,6 @@ def _tasks(
             loaded.clear()
             loaded[name] = _encode(job.dataset)
         yield delayed(_run_job)(job, loaded[name], torch_threads)
-
-
-@contextmanager
-def _watching_interrupts() -> Iterator[Callable[[], bool]]:
-    """Yield a function telling whether Ctrl-C (SIGINT) came while in the block.
-
-    A fit that swallows the :class:`KeyboardInterrupt` (as skorch does per
-    epoch loop) then returns normally; this tells the sweep not to save it.
-    Only in the main thread, and only when SIGINT has its default handler.
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield lambda: False
-        return
-    received = []
-
-    def handler(signum, frame):
-        received.append(signum)
-        signal.default_int_handler(signum, frame)
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(received)
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _read_table(path: Path):
@@ -886,7 +842,7 @@ def run_sweep(
         with (
             bar,
             parallel_config(backend=backend) if backend else nullcontext(),
-            _watching_interrupts() as interrupted,
+            noting_interrupts() as interrupted,
         ):
             while pending:
                 busy: list[_Job] = []
@@ -896,14 +852,14 @@ def run_sweep(
                 )
                 for key, rows in finished:
                     # A fit that swallowed Ctrl-C returns early: never save it.
-                    if interrupted():
+                    if interrupted:
                         raise KeyboardInterrupt
                     if store is not None:
                         store.save(by_key[key], rows)
                     else:
                         in_memory.extend(rows)
                     bar.update()
-                if interrupted():
+                if interrupted:
                     raise KeyboardInterrupt
                 pending = [job for job in busy if not store.done(job.key)]
                 bar.update(len(elsewhere) + len(busy) - len(pending))
@@ -927,12 +883,12 @@ def run_sweep(
     results = results.sort_values(["dataset", "variant", "criterion", "kernels", "seed"])
     results = results[list(RESULT_COLUMNS)].reset_index(drop=True)
     if output is not None:
-        _write_atomic(Path(output) / _RESULTS_FILE, results.to_csv(index=False).encode())
+        write_atomic(Path(output) / _RESULTS_FILE, results.to_csv(index=False).encode())
         buffer = io.BytesIO()
         try:
             results.to_parquet(buffer, index=False)
         except ImportError:
             pass
         else:
-            _write_atomic(Path(output) / "results.parquet", buffer.getvalue())
+            write_atomic(Path(output) / "results.parquet", buffer.getvalue())
     return results

@@ -653,7 +653,8 @@ def _predict_batches(args: argparse.Namespace, length: int):
     from sklearn.utils import Bunch
 
     from sklearn_deepprune.datasets import load_chipseq
-    from sklearn_deepprune.datasets._peaks import iter_fasta, iter_peak_windows
+    from sklearn_deepprune.datasets._chipseq import iter_fasta
+    from sklearn_deepprune.datasets._peaks import iter_peak_windows
 
     path = Path(args.input)
     if not path.is_file():

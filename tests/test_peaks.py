@@ -11,7 +11,8 @@ pytest.importorskip("pyfaidx")
 pytest.importorskip("bioframe")
 
 from sklearn_deepprune.datasets import load_peaks, make_genome_peaks  # noqa: E402
-from sklearn_deepprune.datasets._peaks import iter_fasta, split_groups  # noqa: E402
+from sklearn_deepprune.datasets._chipseq import iter_fasta  # noqa: E402
+from sklearn_deepprune.datasets._peaks import split_groups  # noqa: E402
 
 CONSENSUS = "GATAAGGC"  # TOY_MOTIF's consensus
 

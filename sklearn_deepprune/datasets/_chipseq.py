@@ -378,6 +378,60 @@ def load_chipseq(
     )
 
 
+def iter_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """Yield ``(id, sequence)`` for each record of a FASTA file, one at a time.
+
+    Reads as :func:`~sklearn_deepprune.datasets.load_fasta` does (gzipped or
+    not, multi-line records, ``;`` comments, upper-cased, A, C, G, T, N only)
+    without holding the file in memory.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The FASTA file.
+
+    Yields
+    ------
+    id : str
+        The first word of the header.
+    sequence : str
+        The record's sequence.
+
+    Raises
+    ------
+    ValueError
+        As :func:`~sklearn_deepprune.datasets.load_fasta`, naming file and line.
+    """
+    path = Path(path)
+    record_id = None
+    header_line = 0
+    chunks: list[str] = []
+    for number, text in _numbered_lines(path):
+        if text.startswith(";"):
+            continue
+        if text.startswith(">"):
+            if record_id is not None:
+                if not chunks:
+                    raise ValueError(
+                        f"{path}, line {header_line}: record {record_id!r} has no sequence"
+                    )
+                yield record_id, "".join(chunks)
+                chunks = []
+            words = text[1:].split()
+            if not words:
+                raise ValueError(f"{path}, line {number}: header without an id")
+            record_id, header_line = words[0], number
+        elif record_id is None:
+            raise ValueError(f"{path}, line {number}: sequence before the first '>' header")
+        else:
+            chunks.append(_check_dna(text, path, number))
+    if record_id is None:
+        raise ValueError(f"{path}: empty file (no FASTA record)")
+    if not chunks:
+        raise ValueError(f"{path}, line {header_line}: record {record_id!r} has no sequence")
+    yield record_id, "".join(chunks)
+
+
 def load_fasta(
     path: str | os.PathLike,
     *,
@@ -444,35 +498,10 @@ def load_fasta(
     if negatives == "shuffle" and target != 1:
         raise ValueError("negatives='shuffle' needs positive records (target=1)")
     path = Path(path)
-    ids: list[str] = []
-    sequences: list[str] = []
-    header_line = 0
-    chunks: list[str] = []
-
-    def finish_record() -> None:
-        if not chunks:
-            raise ValueError(f"{path}, line {header_line}: record {ids[-1]!r} has no sequence")
-        sequences.append("".join(chunks))
-        chunks.clear()
-
-    for number, text in _numbered_lines(path):
-        if text.startswith(";"):
-            continue
-        if text.startswith(">"):
-            if ids:
-                finish_record()
-            words = text[1:].split()
-            if not words:
-                raise ValueError(f"{path}, line {number}: header without an id")
-            ids.append(words[0])
-            header_line = number
-        elif not ids:
-            raise ValueError(f"{path}, line {number}: sequence before the first '>' header")
-        else:
-            chunks.append(_check_dna(text, path, number))
-    if not ids:
-        raise ValueError(f"{path}: empty file (no FASTA record)")
-    finish_record()
+    ids, sequences = [], []
+    for record_id, sequence in iter_fasta(path):
+        ids.append(record_id)
+        sequences.append(sequence)
     part = Bunch(
         sequences=np.array(sequences),
         target=np.full(len(sequences), target, dtype=int),

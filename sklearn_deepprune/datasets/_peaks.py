@@ -14,7 +14,6 @@ from sklearn.utils import Bunch, check_random_state
 
 from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.datasets._chipseq import (
-    _check_dna,
     _numbered_lines,
     _open_text,
     _with_shuffled_negatives,
@@ -820,60 +819,6 @@ def make_genome_peaks(
 
 
 # -- streaming input for prediction ----------------------------------------------
-
-
-def iter_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
-    """Yield ``(id, sequence)`` for each record of a FASTA file, one at a time.
-
-    Reads as :func:`~sklearn_deepprune.datasets.load_fasta` does (gzipped or
-    not, multi-line records, ``;`` comments, upper-cased, A, C, G, T, N only)
-    without holding the file in memory.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The FASTA file.
-
-    Yields
-    ------
-    id : str
-        The first word of the header.
-    sequence : str
-        The record's sequence.
-
-    Raises
-    ------
-    ValueError
-        As :func:`~sklearn_deepprune.datasets.load_fasta`, naming file and line.
-    """
-    path = Path(path)
-    record_id = None
-    header_line = 0
-    chunks: list[str] = []
-    for number, text in _numbered_lines(path):
-        if text.startswith(";"):
-            continue
-        if text.startswith(">"):
-            if record_id is not None:
-                if not chunks:
-                    raise ValueError(
-                        f"{path}, line {header_line}: record {record_id!r} has no sequence"
-                    )
-                yield record_id, "".join(chunks)
-                chunks = []
-            words = text[1:].split()
-            if not words:
-                raise ValueError(f"{path}, line {number}: header without an id")
-            record_id, header_line = words[0], number
-        elif record_id is None:
-            raise ValueError(f"{path}, line {number}: sequence before the first '>' header")
-        else:
-            chunks.append(_check_dna(text, path, number))
-    if record_id is None:
-        raise ValueError(f"{path}: empty file (no FASTA record)")
-    if not chunks:
-        raise ValueError(f"{path}, line {header_line}: record {record_id!r} has no sequence")
-    yield record_id, "".join(chunks)
 
 
 def iter_peak_windows(

@@ -635,6 +635,11 @@ class MotifScanNet(nn.Module):
             bias = torch.cat([bias, bias])
         return weight, bias
 
+    def _conv_scan(self, X: torch.Tensor) -> torch.Tensor:
+        """Raw scores ``(n, S * K, L)`` of every scanned kernel by :func:`F.conv1d`."""
+        weight, bias = self._scan_parameters()
+        return F.conv1d(F.pad(X.to(weight.dtype), same_padding(self.kernel_size)), weight, bias)
+
     def strand_activations(self, X: torch.Tensor) -> torch.Tensor:
         """Activations of every kernel on every strand at every position.
 
@@ -654,10 +659,7 @@ class MotifScanNet(nn.Module):
             reverse complement of the window. Position ``l`` is the window
             starting at ``l - (w - 1) // 2``, on either strand.
         """
-        weight, bias = self._scan_parameters()
-        X = X.to(weight.dtype)
-        scores = F.conv1d(F.pad(X, same_padding(self.kernel_size)), weight, bias)
-        scores = activate(scores, self.activation)
+        scores = activate(self._conv_scan(X), self.activation)
         return scores.view(X.shape[0], self.n_strands, self.n_kernels, -1)
 
     def activations(self, X: torch.Tensor) -> torch.Tensor:
@@ -694,11 +696,10 @@ class MotifScanNet(nn.Module):
         torch.Tensor of shape (n, K)
             ``act(max_l conv(X))``.
         """
-        weight, bias = self._scan_parameters()
         if self.scanner == "conv":
-            X = X.to(weight.dtype)
-            raw = F.conv1d(F.pad(X, same_padding(self.kernel_size)), weight, bias).amax(dim=2)
+            raw = self._conv_scan(X).amax(dim=2)
         else:
+            weight, bias = self._scan_parameters()
             if X.requires_grad:
                 raise ValueError(
                     f"scanner={self.scanner!r} computes no gradient with respect to the input; "

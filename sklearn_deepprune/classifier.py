@@ -681,7 +681,7 @@ def _batched(function, X: np.ndarray, index: np.ndarray | None = None) -> np.nda
     module.eval()
     device = next(module.parameters()).device
     n = len(X) if index is None else len(index)
-    sample = torch.as_tensor(X[_rows(index, 0)][:64]).to(device)
+    sample = torch.as_tensor(X[:64] if index is None else X[index[:64]]).to(device)
     with torch.no_grad(), _fused_scan_threads(module, sample):
         return np.concatenate(
             [

@@ -106,7 +106,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     n_prune_steps : int, default=6
         Number of halving steps; the wide network has
         ``n_kernels * 2**n_prune_steps`` kernels. Ignored by ``"baseline"``.
-    criterion : {"weight", "score", "score_weight", "ablation"}, default="weight"
+    criterion : {"ablation", "weight", "score", "score_weight"}, default="ablation"
         Kernel importance (see :mod:`sklearn_deepprune.pruning`). The paper's
         three: ``|w_k|``, ``|mean_pos(u_k) - mean_neg(u_k)|`` or
         ``|mean_pos(w_k u_k) - mean_neg(w_k u_k)|``, averages over the training
@@ -136,7 +136,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Fraction of the training data held out (stratified) for early
         stopping. The same split serves every stage.
-    activation : {"relu", "leaky_capped"}, default="relu"
+    activation : {"leaky_capped", "relu"}, default="leaky_capped"
         The kernels' activation: ``"relu"`` as in the paper's text, or
         ``"leaky_capped"``, ``min(max(x, 0.5 x), 10)``, as in the authors'
         script (see :func:`~sklearn_deepprune.network.activate`).
@@ -240,7 +240,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self,
         n_kernels=4,
         n_prune_steps=6,
-        criterion="weight",
+        criterion="ablation",
         kernel_size=24,
         variant="deepprune",
         lr=0.01,
@@ -249,7 +249,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         max_epochs=1000,
         patience=15,
         validation_fraction=0.1,
-        activation="relu",
+        activation="leaky_capped",
         strand="forward",
         scanner="auto",
         device="cpu",

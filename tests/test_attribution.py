@@ -34,6 +34,7 @@ def _hand_built(strand="forward"):
         n_prune_steps=0,
         kernel_size=3,
         max_epochs=0,
+        activation="relu",
         strand=strand,
         random_state=0,
     ).fit(X, [1, 0, 1, 0])

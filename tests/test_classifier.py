@@ -45,8 +45,9 @@ def test_default_stage_kernel_counts_256_to_4(toy_onehot):
     for before, row in pairwise(history):
         assert len(row["importance"]) == before["n_kernels"]
         assert len(row["kept"]) == row["n_kernels"]
-        # the survivors are the kernels with the largest |dense weight|
-        order = np.argsort(-np.abs(before["dense_weight"]), kind="stable")
+        # the survivors are the kernels with the largest importance (the default
+        # criterion, ablation: the held-out loss each one's removal costs)
+        order = np.argsort(-np.asarray(row["importance"]), kind="stable")
         assert set(row["kept"]) == set(order[: row["n_kernels"]])
         np.testing.assert_array_equal(row["kernel_ids"], before["kernel_ids"][row["kept"]])
     assert clf.kernels_.shape == (4, 4, 8)
@@ -54,6 +55,17 @@ def test_default_stage_kernel_counts_256_to_4(toy_onehot):
     assert isinstance(clf.net_.module_, MotifScanNet)
     frame = history.to_frame()
     assert list(frame["n_kernels"]) == [256, 128, 64, 32, 16, 8, 4]
+
+
+def test_weight_criterion_keeps_the_largest_dense_weights(toy_onehot):
+    X, y, _, _ = toy_onehot
+    clf = DeepPruneClassifier(
+        max_epochs=1, kernel_size=8, criterion="weight", activation="relu", random_state=0
+    ).fit(X[:64], y[:64])
+    for before, row in pairwise(clf.pruning_history_):
+        np.testing.assert_allclose(row["importance"], np.abs(before["dense_weight"]))
+        order = np.argsort(-np.abs(before["dense_weight"]), kind="stable")
+        assert set(row["kept"]) == set(order[: row["n_kernels"]])
 
 
 def test_deepprune_learns_planted_motif_in_pipeline(toy_sequences):

@@ -18,6 +18,7 @@ from sklearn_deepprune.experiments import (
     plot_auc_vs_kernels,
     plot_criteria,
     plot_paired_differences,
+    resolve_criterion,
     resolve_datasets,
     run_sweep,
     summarize,
@@ -210,7 +211,7 @@ def _hand_made_results():
 
 def test_compare_variants_hand_made():
     results, differences = _hand_made_results()
-    comparison = compare_variants(results)
+    comparison = compare_variants(results, criterion="weight")
     assert comparison["kernels"].tolist() == [4, 8]
     row = comparison.iloc[0]
     assert row["n_datasets"] == 5 and row["wins"] == 4 and row["win_fraction"] == 0.8
@@ -226,9 +227,30 @@ def test_compare_variants_hand_made():
     assert score["kernels"].tolist() == [8] and score.iloc[0]["wins"] == 4
 
 
+def test_criterion_auto_is_the_one_the_results_hold():
+    results, _ = _hand_made_results()
+    assert resolve_criterion(results, None) is None
+    assert resolve_criterion(results, "score") == "score"
+    # Among several: the library's default, else the paper's.
+    assert resolve_criterion(results) == "weight"
+    pd.testing.assert_frame_equal(
+        compare_variants(results), compare_variants(results, criterion="weight")
+    )
+    with_ablation = results.assign(criterion=results["criterion"].replace("score", "ablation"))
+    assert resolve_criterion(with_ablation) == "ablation"
+    score_only = results[results["criterion"] != "weight"]
+    assert resolve_criterion(score_only) == "score"
+    assert resolve_criterion(results[results["variant"] == "baseline"]) is None
+    # Two criteria, neither preferred: "auto" cannot choose and says so.
+    two = results.assign(criterion=results["criterion"].replace("weight", "score_weight"))
+    with pytest.raises(ValueError, match=r"several pruning criteria \['score', 'score_weight'\]"):
+        compare_variants(two)
+
+
 def test_paired_differences_and_summary():
     results, differences = _hand_made_results()
-    paired = paired_differences(results).query("kernels == 4").set_index("dataset")
+    paired = paired_differences(results, criterion="weight").query("kernels == 4")
+    paired = paired.set_index("dataset")
     assert paired["difference"].to_dict() == pytest.approx(differences)
     summary = summarize(results)
     assert len(summary) == 5 * 4 * 2

@@ -21,6 +21,7 @@ from sklearn_deepprune.experiments._report import write_report
 from sklearn_deepprune.experiments._statistics import (
     compare_variants,
     paired_differences,
+    resolve_criterion,
     summarize,
 )
 from sklearn_deepprune.experiments._sweep import (
@@ -41,6 +42,7 @@ __all__ = [
     "plot_auc_vs_kernels",
     "plot_criteria",
     "plot_paired_differences",
+    "resolve_criterion",
     "resolve_datasets",
     "run_sweep",
     "summarize",

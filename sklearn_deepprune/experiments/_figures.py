@@ -6,7 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sklearn_deepprune.experiments._statistics import compare_variants, paired_differences
+from sklearn_deepprune.experiments._statistics import (
+    compare_variants,
+    paired_differences,
+    resolve_criterion,
+)
 from sklearn_deepprune.experiments._sweep import NO_CRITERION, require
 
 #: Variant order and labels in the figures.
@@ -68,7 +72,7 @@ def plot_auc_vs_kernels(
     results,
     datasets: Sequence[str] | None = None,
     variants: Sequence[str] | None = None,
-    criterion: str = "weight",
+    criterion: str | None = "auto",
 ):
     """Test AUC against kernel count per variant, one panel per data set (Figures 2 and 3).
 
@@ -83,8 +87,10 @@ def plot_auc_vs_kernels(
         Panels to draw; ``None`` is every data set.
     variants : sequence of str, default=None
         Variants to draw; ``None`` is every variant in the table.
-    criterion : str, default="weight"
-        Criterion of the pruned variants.
+    criterion : str or None, default="auto"
+        Criterion of the pruned variants (see
+        :func:`~sklearn_deepprune.experiments.resolve_criterion`); ``None``
+        pools all criteria.
 
     Returns
     -------
@@ -94,13 +100,14 @@ def plot_auc_vs_kernels(
     names = _datasets(results, datasets)
     present = set(results["variant"])
     variants = [v for v in VARIANT_LABELS if v in present] if variants is None else variants
+    criterion = resolve_criterion(results, criterion)
     figure, axes = _figure(len(names))
     x = np.array(sorted(results["kernels"].unique()))
     for panel, name in zip(axes, names, strict=True):
         rows = results[results["dataset"] == name]
         for index, variant in enumerate(variants):
             chosen = rows[rows["variant"] == variant]
-            if variant != "baseline":
+            if variant != "baseline" and criterion is not None:
                 chosen = chosen[chosen["criterion"] == criterion]
             if not chosen.empty:
                 offset = 0.08 * (index - (len(variants) - 1) / 2)
@@ -154,7 +161,7 @@ def plot_paired_differences(
     kernels: int = 4,
     variant: str = "deepprune",
     reference: str = "baseline",
-    criterion: str | None = "weight",
+    criterion: str | None = "auto",
 ):
     """Per data set, the AUC of ``variant`` against ``reference`` at one kernel count (Figure 6).
 
@@ -172,8 +179,10 @@ def plot_paired_differences(
         The variant under test.
     reference : str, default="baseline"
         The variant it is compared with.
-    criterion : str or None, default="weight"
-        Criterion of the pruned variants; ``None`` pools all criteria.
+    criterion : str or None, default="auto"
+        Criterion of the pruned variants (see
+        :func:`~sklearn_deepprune.experiments.resolve_criterion`); ``None``
+        pools all criteria.
 
     Returns
     -------

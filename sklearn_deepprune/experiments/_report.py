@@ -19,7 +19,7 @@ def write_report(
     output: str | os.PathLike,
     variant: str = "deepprune",
     reference: str = "baseline",
-    criterion: str = "weight",
+    criterion: str | None = "auto",
 ) -> dict[str, Path]:
     """Write the figures and statistics of a results table to a folder.
 
@@ -37,8 +37,9 @@ def write_report(
         Folder to write to (created if needed).
     variant, reference : str, default="deepprune", "baseline"
         The pair of variants compared.
-    criterion : str, default="weight"
-        Criterion of the pruned variants in the comparison.
+    criterion : str or None, default="auto"
+        Criterion of the pruned variants in the comparison (see
+        :func:`~sklearn_deepprune.experiments.resolve_criterion`).
 
     Returns
     -------

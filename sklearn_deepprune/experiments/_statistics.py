@@ -47,6 +47,50 @@ def summarize(results):
     )
 
 
+#: The ``criterion`` argument that picks the criterion a results table holds.
+AUTO_CRITERION = "auto"
+# Which criterion "auto" compares among several: the library's default, then the paper's.
+_PREFERRED_CRITERIA = ("ablation", "weight")
+
+
+def resolve_criterion(results, criterion: str | None = AUTO_CRITERION) -> str | None:
+    """The pruning criterion to compare in ``results``.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        A results table (see :func:`run_sweep`).
+    criterion : str or None, default="auto"
+        ``"auto"``: the one criterion of the pruned rows; among several, the
+        library's default ``"ablation"`` when present, else the paper's
+        ``"weight"``. Any other value is returned unchanged (``None`` pools
+        all criteria).
+
+    Returns
+    -------
+    str or None
+        The criterion to select pruned rows by.
+
+    Raises
+    ------
+    ValueError
+        If ``criterion="auto"`` and the table holds several criteria, neither
+        ``"ablation"`` nor ``"weight"`` among them.
+    """
+    if criterion != AUTO_CRITERION:
+        return criterion
+    found = sorted(set(results["criterion"]) - {NO_CRITERION})
+    if len(found) <= 1:
+        return found[0] if found else None
+    for preferred in _PREFERRED_CRITERIA:
+        if preferred in found:
+            return preferred
+    raise ValueError(
+        f"the results hold several pruning criteria {found}; pass one of them as the "
+        "criterion (or None to pool them)"
+    )
+
+
 def _mean_auc(results, variant: str, criterion: str | None):
     rows = results[results["variant"] == variant]
     if variant == "baseline":
@@ -65,7 +109,7 @@ def paired_differences(
     results,
     variant: str = "deepprune",
     reference: str = "baseline",
-    criterion: str | None = "weight",
+    criterion: str | None = AUTO_CRITERION,
 ):
     """Per data set and kernel count, the seed-mean AUC of two variants and their difference.
 
@@ -77,8 +121,9 @@ def paired_differences(
         The variant under test.
     reference : str, default="baseline"
         The variant it is compared with.
-    criterion : str or None, default="weight"
-        Pruning criterion of pruned variants; ``None`` pools all criteria.
+    criterion : str or None, default="auto"
+        Pruning criterion of pruned variants (see :func:`resolve_criterion`:
+        ``"auto"`` is the one the table holds); ``None`` pools all criteria.
         Baseline rows are taken whatever it is.
 
     Returns
@@ -96,6 +141,7 @@ def paired_differences(
     """
     pd = require("pandas")
     results = _check_rows(results, "results")
+    criterion = resolve_criterion(results, criterion)
     ours = _mean_auc(results, variant, criterion).rename(f"auc_{variant}")
     theirs = _mean_auc(results, reference, criterion).rename(f"auc_{reference}")
     paired = pd.concat([ours, theirs], axis=1, join="inner").reset_index()
@@ -108,7 +154,7 @@ def compare_variants(
     variant: str = "deepprune",
     reference: str = "baseline",
     kernels: Sequence[int] | None = None,
-    criterion: str | None = "weight",
+    criterion: str | None = AUTO_CRITERION,
 ):
     """Paired test of two variants over data sets, at each kernel count.
 
@@ -127,8 +173,9 @@ def compare_variants(
         The variant it is compared with.
     kernels : sequence of int, default=None
         Kernel counts to report; ``None`` is every count both variants have.
-    criterion : str or None, default="weight"
-        Pruning criterion of pruned variants; ``None`` pools all criteria.
+    criterion : str or None, default="auto"
+        Pruning criterion of pruned variants (see :func:`resolve_criterion`:
+        ``"auto"`` is the one the table holds); ``None`` pools all criteria.
 
     Returns
     -------

@@ -663,7 +663,7 @@ def run_sweep(
     *,
     variants: Sequence[str] = ("baseline", "deepprune", "inter"),
     kernels: Sequence[int] = (4, 8, 16),
-    criteria: Sequence[str] = ("weight",),
+    criteria: Sequence[str] = ("ablation",),
     seeds: Sequence[int] = (0, 1, 2),
     output: str | os.PathLike | None = None,
     n_jobs: int | None = None,
@@ -722,7 +722,7 @@ def run_sweep(
     kernels : sequence of int, default=(4, 8, 16)
         Kernel counts to report; with a pruned variant each must be the
         smallest times a power of 2 no larger than ``2**n_prune_steps``.
-    criteria : sequence of str, default=("weight",)
+    criteria : sequence of str, default=("ablation",)
         Pruning criteria (:data:`~sklearn_deepprune.pruning.CRITERIA`; the
         baseline prunes nothing, its criterion is ``"none"``).
     seeds : sequence of int, default=(0, 1, 2)

@@ -140,11 +140,15 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         The kernels' activation: ``"relu"`` as in the paper's text, or
         ``"leaky_capped"``, ``min(max(x, 0.5 x), 10)``, as in the authors'
         script (see :func:`~sklearn_deepprune.network.activate`).
-    strand : {"forward", "both"}, default="forward"
+    strand : {"auto", "both", "forward"}, default="auto"
         ``"forward"`` (the paper): each kernel scans the given strand.
         ``"both"``: each kernel also scans the reverse complement and scores
         the better strand, so one kernel covers a motif in either
-        orientation. Needs one-hot DNA (4 channels).
+        orientation; needs one-hot DNA (4 channels, A, C, G, T).
+        ``"auto"``: ``"both"`` for 4-channel input, ``"forward"`` for any
+        other input. Measured on 15 ChIP-seq sets at 4 kernels, both strands
+        raised the mean test AUC from 0.868 to 0.893 (see the user guide's
+        Results). The strand used is in ``strand_``.
     scanner : str, default="auto"
         How the network computes the motif scan (see
         :class:`~sklearn_deepprune.network.MotifScanNet`); ``"auto"`` picks the
@@ -176,6 +180,8 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     net_ : skorch.NeuralNetBinaryClassifier
         The fitted net of the final stage; its ``module_`` is a
         :class:`~sklearn_deepprune.network.MotifScanNet`.
+    strand_ : {"forward", "both"}
+        The strands the kernels read (``strand`` with ``"auto"`` resolved).
     kernels_ : ndarray of shape (n_kernels, n_channels, kernel_size)
         The final convolution kernels (motif scanners).
     kernel_bias_ : ndarray of shape (n_kernels,)
@@ -228,7 +234,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         "patience": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "strand": [StrOptions(set(STRANDS))],
+        "strand": [StrOptions({"auto", *STRANDS})],
         "scanner": [StrOptions({"auto", *SCANNERS})],
         "device": [str],
         "random_state": ["random_state"],
@@ -250,7 +256,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         patience=15,
         validation_fraction=0.1,
         activation="leaky_capped",
-        strand="forward",
+        strand="auto",
         scanner="auto",
         device="cpu",
         random_state=None,
@@ -315,8 +321,14 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             in_channels,
             self._scanner(),
             activation=self.activation,
-            strand=self.strand,
+            strand=self._strand(in_channels),
         )
+
+    def _strand(self, in_channels: int) -> str:
+        """The strand setting for input with ``in_channels`` channels ("auto" resolved)."""
+        if self.strand != "auto":
+            return self.strand
+        return "both" if in_channels == 4 else "forward"
 
     def _make_net(self, module: MotifScanNet, lr: float, valid) -> NeuralNetBinaryClassifier:
         # The user's callbacks come first: early stopping ends the last epoch by raising.
@@ -464,6 +476,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train_index, valid_index = self._split(y_index, seed)
+        self.strand_ = self._strand(X.shape[1])
         everything = _Sequences(X, y_index.astype(np.float32))
         valid = None if valid_index is None else Subset(everything, valid_index)
         with torch.random.fork_rng(devices=[]):

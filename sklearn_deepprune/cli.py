@@ -103,10 +103,10 @@ def _add_estimator_options(parser: argparse.ArgumentParser, sweep: bool = False)
     )
     group.add_argument(
         "--strand",
-        choices=STRANDS,
-        default="forward",
-        help="forward (the paper) or both: each kernel also scans the reverse complement "
-        "(forward)",
+        choices=["auto", *STRANDS],
+        default="auto",
+        help="forward (the paper), both (each kernel also scans the reverse complement) or "
+        "auto: both for DNA (auto)",
     )
     group.add_argument("--device", default="cpu", help="torch device, e.g. cuda (cpu)")
 

@@ -382,8 +382,8 @@ def _rebuild_net(estimator: DeepPruneClassifier, entry: dict, where: str, reader
             f"({_first_line(error)}); load it with load_model(path, device='cpu')"
         ) from error
     try:
-        n_kernels = int(state["conv.weight"].shape[0])
-        module = estimator._new_module(n_kernels, int(estimator.n_features_in_))
+        n_kernels, n_channels = (int(n) for n in state["conv.weight"].shape[:2])
+        module = estimator._new_module(n_kernels, n_channels)
         module.load_state_dict(state)
         history = estimator.pruning_history_
         lr = float(history[-1]["lr"] if history else estimator.lr)

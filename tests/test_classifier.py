@@ -70,9 +70,12 @@ def test_weight_criterion_keeps_the_largest_dense_weights(toy_onehot):
 
 def test_deepprune_learns_planted_motif_in_pipeline(toy_sequences):
     train, y_train, test, y_test = toy_sequences
+    # the toy motif is planted on the forward strand only, as in the paper's simulations
     pipe = make_pipeline(
         SequenceOneHotEncoder(),
-        DeepPruneClassifier(n_kernels=2, n_prune_steps=2, random_state=0, **FAST),
+        DeepPruneClassifier(
+            n_kernels=2, n_prune_steps=2, strand="forward", random_state=0, **FAST
+        ),
     )
     pipe.fit(train, y_train)
     assert pipe.score(test, y_test) > 0.9
@@ -278,3 +281,19 @@ def test_extra_skorch_callbacks_run_in_every_stage(toy_onehot):
     assert clf.net_.optimizer_.param_groups[0]["lr"] < clf.pruning_history_[-1]["lr"]
     with pytest.raises(TypeError, match="pairs"):
         DeepPruneClassifier(callbacks=[CountEpochs()], **FAST).fit(X, y)
+
+
+def test_strand_auto_reads_both_strands_of_dna_only(toy_onehot):
+    X, y, _, _ = toy_onehot
+    settings = dict(n_kernels=2, n_prune_steps=1, kernel_size=5, max_epochs=1, random_state=0)
+    auto = DeepPruneClassifier(**settings).fit(X[:64], y[:64])
+    assert auto.strand == "auto" and auto.strand_ == "both"
+    assert auto.net_.module_.strand == "both"
+    both = DeepPruneClassifier(strand="both", **settings).fit(X[:64], y[:64])
+    np.testing.assert_array_equal(auto.decision_function(X), both.decision_function(X))
+    forward = DeepPruneClassifier(strand="forward", **settings).fit(X[:64], y[:64])
+    assert forward.strand_ == "forward" and forward.net_.module_.strand == "forward"
+    signal = DeepPruneClassifier(**settings).fit(X[:64, 0, :], y[:64])  # one channel
+    assert signal.strand_ == "forward"
+    with pytest.raises(ValueError, match="strand='both' needs one-hot DNA"):
+        DeepPruneClassifier(strand="both", **settings).fit(X[:64, 0, :], y[:64])

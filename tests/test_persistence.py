@@ -154,6 +154,19 @@ def test_classifier_alone_and_file_sizes(fitted_classifier, toy_onehot, tmp_path
     assert large.stat().st_size > small.stat().st_size + 1_000
 
 
+def test_one_channel_signal_round_trip(tmp_path):
+    # 2-d input (n, m) is a one-channel signal: n_features_in_ is m, not the channel count
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(40, 12).astype(np.float32), rng.randint(0, 2, 40)
+    clf = DeepPruneClassifier(
+        n_kernels=2, n_prune_steps=1, kernel_size=3, max_epochs=2, random_state=0
+    ).fit(X, y)
+    assert clf.strand_ == "forward"  # "auto" reads one strand of non-DNA input
+    loaded = load_model(save_model(clf, tmp_path / "signal.deepprune"))
+    assert loaded.strand_ == "forward"
+    np.testing.assert_array_equal(loaded.decision_function(X), clf.decision_function(X))
+
+
 def test_encoder_alone(tmp_path):
     encoder = SequenceOneHotEncoder(dtype=np.uint8, unknown="zero").fit(["ACGTN", "AC"])
     loaded = load_model(save_model(encoder, tmp_path / "enc.deepprune"))

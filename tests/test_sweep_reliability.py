@@ -225,7 +225,8 @@ def test_load_results_refuses_mixed_settings(toy, tmp_path):
     pd.testing.assert_frame_equal(load_results(tmp_path), new)
     # Without it (an interrupted sweep), the fits of both settings are there.
     (tmp_path / "results.csv").unlink()
-    with pytest.raises(ValueError, match=r"different settings.*fits/toy.*max_epochs=(2 vs 3|3 vs 2)"):
+    mixed = r"different settings.*fits/toy.*max_epochs=(2 vs 3|3 vs 2)"
+    with pytest.raises(ValueError, match=mixed):
         load_results(tmp_path)
     chosen = load_results(tmp_path, settings=old["settings"].iloc[0])
     pd.testing.assert_frame_equal(chosen, old)

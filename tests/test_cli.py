@@ -107,3 +107,16 @@ def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
     assert metrics["n_train"] == 64
     assert metrics["n_test"] == 16
     assert 0 <= metrics["test_auc"] <= 1
+
+
+def test_warnings_are_one_line(tmp_path, capsys):
+    # 8 distinct peaks, each 5 times: the loader warns about the duplicates
+    records = [f">peak{i}\nGATAAGGC{'ACGTTGCA'[i % 8 :] * 4}\n" for i in range(40)]
+    fasta = tmp_path / "peaks.fa"
+    fasta.write_text("".join(records))
+    model = tmp_path / "model"
+    assert main(["fit", str(fasta), "-o", str(model), "-q", "--n-kernels", "1", *TINY]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("deepprune: warning: ")]
+    assert any("occur more than once" in line for line in warned), err
+    assert "UserWarning" not in err and ".py:" not in err

@@ -608,21 +608,8 @@ def _fit(args: argparse.Namespace) -> int:
         "test_part": test_part,
         "seconds": seconds,
         "params": {k: v for k, v in clf.get_params().items() if k != "verbose"},
-        "history": [
-            {
-                key: row[key]
-                for key in (
-                    "stage",
-                    "n_kernels",
-                    "lr",
-                    "fine_tuned",
-                    "epochs",
-                    "best_valid_loss",
-                    "seconds",
-                )
-            }
-            for row in clf.pruning_history_
-        ],
+        "strand": clf.strand_,
+        "history": _stage_metrics(pipeline, X_test, y_test),
     }
     _write_motifs(
         pipeline, X_train if X_test is None else X_test, output, written, not args.no_matches
@@ -630,11 +617,39 @@ def _fit(args: argparse.Namespace) -> int:
     metrics["files"] = written
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
     test = "" if y_test is None else f", test AUC {metrics['test_auc']:.4f}"
+    staged = [row for row in metrics["history"] if "test_auc" in row]
+    if len(staged) > 1:
+        print(
+            "test AUC per stage (kernels: AUC): "
+            + ", ".join(f"{row['n_kernels']}: {row['test_auc']:.3f}" for row in staged)
+        )
     print(
         f"train AUC {metrics['train_auc']:.4f}{test}; wrote {', '.join(written.values())}, "
         f"{output / 'metrics.json'}"
     )
     return 0
+
+
+def _stage_metrics(pipeline, X_test, y_test) -> list[dict]:
+    """Per stage of the fitted pipeline: its history row, with the test AUC where known."""
+    import math
+
+    from sklearn.metrics import roc_auc_score
+
+    clf = pipeline[-1]
+    keys = ("stage", "n_kernels", "lr", "fine_tuned", "epochs", "best_valid_loss", "valid_auc")
+    rows = []
+    for row in clf.pruning_history_:
+        entry = {key: row[key] for key in keys}
+        if entry["valid_auc"] is not None and math.isnan(entry["valid_auc"]):
+            entry["valid_auc"] = None  # no validation part; JSON has no NaN
+        entry["seconds"] = row["seconds"]
+        rows.append(entry)
+    if y_test is not None and getattr(clf, "stage_states_", None) is not None:
+        encoded = pipeline[:-1].transform(X_test) if len(pipeline) > 1 else X_test
+        for entry, (_, scores) in zip(rows, clf.staged_decision_function(encoded), strict=True):
+            entry["test_auc"] = float(roc_auc_score(y_test, scores))
+    return rows
 
 
 def _model_file(path: str) -> Path:

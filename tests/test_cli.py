@@ -63,6 +63,12 @@ def test_simulate_fit_sweep_report(tmp_path, capsys):
     assert metrics["n_train"] == metrics["n_test"] == 120
     assert 0 <= metrics["test_auc"] <= 1
     assert [row["n_kernels"] for row in metrics["history"]] == [4, 2]
+    assert metrics["strand"] == "both" and metrics["params"]["strand"] == "auto"
+    # each stage's validation and test AUC, so that a step that loses the signal shows
+    for row in metrics["history"]:
+        assert 0 <= row["valid_auc"] <= 1 and 0 <= row["test_auc"] <= 1
+    assert metrics["history"][-1]["test_auc"] == pytest.approx(metrics["test_auc"])
+    assert "test AUC per stage (kernels: AUC): 4: " in capsys.readouterr().out
     if importlib.util.find_spec("logomaker") is not None:
         assert (model / "motifs.meme").read_text().count("MOTIF") == 2
         assert (model / "logos.png").is_file()

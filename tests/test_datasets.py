@@ -488,6 +488,28 @@ def test_folder_errors(tmp_path):
         load_chipseq(tmp_path, negatives="dinucleotide")
 
 
+def test_single_file_split_keeps_each_peak_with_its_shuffle(tmp_path):
+    # 60 peaks and their shuffled copies (ids ID and ID_shuf), plus 20 other negatives
+    rng = np.random.default_rng(0)
+    peaks = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(60)]
+    shuffles = dinucleotide_shuffle(peaks, random_state=0)
+    pairs = [f">p{i} {peak} 1\n>p{i}_shuf {shuffles[i]} 0\n" for i, peak in enumerate(peaks)]
+    others = [f">n{i} {''.join(rng.choice(list('ACGT'), 30))} 0\n" for i in range(20)]
+    (tmp_path / "test.data").write_text("".join(pairs + others))
+    for seed in range(3):
+        data = load_chipseq(tmp_path, test_size=0.25, random_state=seed)
+        assert data.split == "test"
+        train, test = set(data.train.ids), set(data.test.ids)
+        for i in range(60):
+            assert (f"p{i}" in test) == (f"p{i}_shuf" in test), (seed, i)
+        assert len(train) + len(test) == 140 and data.test.target.sum() > 0
+    # without pairs, the split is the plain stratified one: 25% of the 80 records
+    peaks_only = [f">p{i} {peak} 1\n" for i, peak in enumerate(peaks)]
+    (tmp_path / "test.data").write_text("".join(peaks_only + others))
+    data = load_chipseq(tmp_path, test_size=0.25, random_state=0)
+    assert len(data.test.ids) == 20 and data.test.target.sum() == 15
+
+
 def test_folder_train_and_test_with_return_X_y(tmp_path):
     write(tmp_path / "train.data.gz", RECORDS_690, gz=True)
     write(tmp_path / "test.data", RECORDS_690.replace("chr", "test_chr"))

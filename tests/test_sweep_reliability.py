@@ -112,6 +112,20 @@ def test_simulated_signature_follows_motif_file_content(tmp_path):
     assert before != resolve_datasets("simulated1")[0].signature
 
 
+def test_single_file_sets_are_not_matched_with_fits_on_the_old_split(tmp_path):
+    # A folder with one file is split by the loader, which now keeps each peak with its
+    # shuffle: fits saved before that change (on another split) must not be reused.
+    records = "".join(f">p{i} ACGTACGTAC 1\n>p{i}_shuf ACGTCAGTAC 0\n" for i in range(10))
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "test.data").write_text(records)
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "test.data").write_text(records)
+    (tmp_path / "two" / "train.data").write_text(records)
+    one = resolve_datasets(str(tmp_path / "one"))[0].signature
+    two = resolve_datasets(str(tmp_path / "two"))[0].signature
+    assert one.endswith("|split=pairs-kept") and "split=" not in two
+
+
 def test_key_covers_every_estimator_parameter(toy_sequences, count_fits, tmp_path, monkeypatch):
     train, y_train, test, y_test = toy_sequences
 

@@ -172,6 +172,15 @@ def _warn_overlap(train: Bunch, test: Bunch, where: Path) -> None:
         )
 
 
+def _shuffle_groups(ids: np.ndarray) -> np.ndarray | None:
+    """Each record's peak id (``_shuf`` removed) if a shuffle's peak is in ``ids``; else None."""
+    stripped = np.array([i.removesuffix(_SHUFFLE_SUFFIX) for i in ids.tolist()])
+    shuffles = stripped != ids
+    if not shuffles.any() or not np.isin(stripped[shuffles], ids[~shuffles]).any():
+        return None
+    return stripped
+
+
 def _subset(part: Bunch, indices: np.ndarray) -> Bunch:
     return Bunch(**{key: values[indices] for key, values in part.items()})
 
@@ -248,7 +257,10 @@ def load_chipseq(
       train part (peaks only) and ``NAME_B.seq.gz`` the test part.
 
     A folder with only one of its two files (e.g. ``test.data`` alone) is split
-    into train and test, stratified by label and seeded by ``random_state``.
+    into train and test, stratified by label and seeded by ``random_state``;
+    where the file holds peaks and their shuffled copies (ids ``ID`` and
+    ``ID_shuf``, as ``negatives="shuffle"`` names them), each pair stays on
+    one side.
 
     Parameters
     ----------
@@ -339,13 +351,20 @@ def load_chipseq(
     split = None
     if len(parts) == 1:
         ((split, only),) = parts.items()
+        groups = _shuffle_groups(only.ids)
         try:
-            train_index, test_index = train_test_split(
-                np.arange(len(only.target)),
-                test_size=test_size,
-                stratify=only.target,
-                random_state=rng,
-            )
+            if groups is not None:
+                # the file holds peaks and their shuffles: keep each pair on one side
+                from sklearn_deepprune.datasets._peaks import split_groups
+
+                train_index, test_index = split_groups(groups, only.target, test_size, rng)
+            else:
+                train_index, test_index = train_test_split(
+                    np.arange(len(only.target)),
+                    test_size=test_size,
+                    stratify=only.target,
+                    random_state=rng,
+                )
         except ValueError as exc:
             negative, positive = np.bincount(only.target, minlength=2)
             raise ValueError(

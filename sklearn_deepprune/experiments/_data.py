@@ -113,7 +113,21 @@ def _chipseq(path: Path) -> SweepDataset:
     # The content, not the path: replaced files are new data, a moved folder is not.
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     signature = f"chipseq|negatives=shuffle|random_state=0|files={_digest_files(files)}"
+    if _is_single_file(path):
+        # split by the loader, which keeps each peak with its shuffle (earlier versions did
+        # not): a signature of its own, so that fits on the old split are not reused
+        signature += "|split=pairs-kept"
     return SweepDataset(path.name, load, signature)
+
+
+def _is_single_file(path: Path) -> bool:
+    """Whether the data set folder has only one of its train and test files."""
+    from sklearn_deepprune.datasets._chipseq import _find_part_files
+
+    try:
+        return len(_find_part_files(path)) == 1
+    except ValueError:
+        return False
 
 
 def _deepbind_sets(folder: Path) -> dict[str, dict[str, Path]]:

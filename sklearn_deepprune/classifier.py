@@ -147,7 +147,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         orientation; needs one-hot DNA (4 channels, A, C, G, T).
         ``"auto"``: ``"both"`` for 4-channel input, ``"forward"`` for any
         other input. Measured on 15 ChIP-seq sets at 4 kernels, both strands
-        raised the mean test AUC from 0.868 to 0.893 (see the user guide's
+        raised the mean test AUC from 0.868 to 0.894 (see the user guide's
         Results). The strand used is in ``strand_``.
     scanner : str, default="auto"
         How the network computes the motif scan (see

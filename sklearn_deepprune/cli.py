@@ -425,18 +425,16 @@ def _read_labelled(path: str):
 
     ``groups`` pairs each peak with its shuffled copy (its id without ``_shuf``).
     """
-    import numpy as np
 
     from sklearn_deepprune.datasets import load_chipseq, load_fasta
-    from sklearn_deepprune.datasets._chipseq import _SHUFFLE_SUFFIX
+    from sklearn_deepprune.datasets._chipseq import _peak_ids
 
     name = Path(path).name.lower().removesuffix(".gz")
     if name.endswith(_FASTA_SUFFIXES):
         data = load_fasta(path, negatives="shuffle")
     else:
         data = load_chipseq(path, negatives="shuffle")
-    groups = np.array([record.removesuffix(_SHUFFLE_SUFFIX) for record in data.ids])
-    return data.sequences, data.target, groups
+    return data.sequences, data.target, _peak_ids(data.ids)
 
 
 def _fit_data(args: argparse.Namespace):
@@ -645,8 +643,8 @@ def _stage_metrics(pipeline, X_test, y_test) -> list[dict]:
             entry["valid_auc"] = None  # no validation part; JSON has no NaN
         entry["seconds"] = row["seconds"]
         rows.append(entry)
-    if y_test is not None and getattr(clf, "stage_states_", None) is not None:
-        encoded = pipeline[:-1].transform(X_test) if len(pipeline) > 1 else X_test
+    if y_test is not None:
+        encoded = pipeline[:-1].transform(X_test)
         for entry, (_, scores) in zip(rows, clf.staged_decision_function(encoded), strict=True):
             entry["test_auc"] = float(roc_auc_score(y_test, scores))
     return rows

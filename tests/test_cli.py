@@ -102,13 +102,18 @@ def test_simulate_fit_sweep_report(tmp_path, capsys):
     assert (results / "report" / "paired_differences.png").is_file()
 
 
-def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
+def _fit_peak_fasta(tmp_path):
+    """Run ``deepprune fit`` on 40 FASTA peaks (8 distinct, each 5 times); the model folder."""
     records = [f">peak{i}\nGATAAGGC{'ACGTTGCA'[i % 8 :] * 4}\n" for i in range(40)]
     fasta = tmp_path / "peaks.fa"
     fasta.write_text("".join(records))
     model = tmp_path / "model"
     assert main(["fit", str(fasta), "-o", str(model), "-q", "--n-kernels", "1", *TINY]) == 0
-    metrics = json.loads((model / "metrics.json").read_text())
+    return model
+
+
+def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
+    metrics = json.loads((_fit_peak_fasta(tmp_path) / "metrics.json").read_text())
     # 40 peaks and one shuffle of each; 20% held out by default, pairs kept together
     assert metrics["n_train"] == 64
     assert metrics["n_test"] == 16
@@ -116,12 +121,7 @@ def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
 
 
 def test_warnings_are_one_line(tmp_path, capsys):
-    # 8 distinct peaks, each 5 times: the loader warns about the duplicates
-    records = [f">peak{i}\nGATAAGGC{'ACGTTGCA'[i % 8 :] * 4}\n" for i in range(40)]
-    fasta = tmp_path / "peaks.fa"
-    fasta.write_text("".join(records))
-    model = tmp_path / "model"
-    assert main(["fit", str(fasta), "-o", str(model), "-q", "--n-kernels", "1", *TINY]) == 0
+    _fit_peak_fasta(tmp_path)  # the loader warns about the duplicated peaks
     err = capsys.readouterr().err
     warned = [line for line in err.splitlines() if line.startswith("deepprune: warning: ")]
     assert any("occur more than once" in line for line in warned), err

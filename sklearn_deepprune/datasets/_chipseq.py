@@ -172,9 +172,14 @@ def _warn_overlap(train: Bunch, test: Bunch, where: Path) -> None:
         )
 
 
+def _peak_ids(ids) -> np.ndarray:
+    """Each record's peak id: its own, ``_shuf`` removed from a shuffled copy's."""
+    return np.array([i.removesuffix(_SHUFFLE_SUFFIX) for i in np.asarray(ids).tolist()])
+
+
 def _shuffle_groups(ids: np.ndarray) -> np.ndarray | None:
-    """Each record's peak id (``_shuf`` removed) if a shuffle's peak is in ``ids``; else None."""
-    stripped = np.array([i.removesuffix(_SHUFFLE_SUFFIX) for i in ids.tolist()])
+    """:func:`_peak_ids` if some shuffled copy's peak is in ``ids`` too; else None."""
+    stripped = _peak_ids(ids)
     shuffles = stripped != ids
     if not shuffles.any() or not np.isin(stripped[shuffles], ids[~shuffles]).any():
         return None

@@ -22,9 +22,10 @@ from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 from torch import nn
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Subset
 
 from sklearn_deepprune._guards import noting_interrupts
+from sklearn_deepprune._training import Batches, Sequences
 from sklearn_deepprune.network import (
     ACTIVATIONS,
     SCANNERS,
@@ -357,9 +358,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             train_split=predefined_split(valid) if valid is not None else None,
+            iterator_train=Batches,
             iterator_train__shuffle=True,
-            iterator_train__collate_fn=_whole_batch,
-            iterator_valid__collate_fn=_whole_batch,
+            iterator_valid=Batches,
             callbacks=callbacks,
             device=self.device,
             verbose=int(self.verbose >= 2),
@@ -477,7 +478,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train_index, valid_index = self._split(y_index, seed)
         self.strand_ = self._strand(X.shape[1])
-        everything = _Sequences(X, y_index.astype(np.float32))
+        everything = Sequences(X, y_index.astype(np.float32))
         valid = None if valid_index is None else Subset(everything, valid_index)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -654,34 +655,6 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-class _Sequences(Dataset):
-    """One-hot sequences and labels that a DataLoader fetches a batch at a time.
-
-    Indexing the array once per batch (``__getitems__``) instead of once per
-    sequence saves a Python call per sequence: a large share of an epoch once
-    the network is small.
-    """
-
-    def __init__(self, X: np.ndarray, y: np.ndarray):
-        self.X = X
-        self.y = y
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def __getitem__(self, index):
-        return self.X[index], self.y[index]
-
-    def __getitems__(self, indices):
-        rows = np.asarray(indices)
-        return [(torch.from_numpy(self.X[rows]), torch.from_numpy(self.y[rows]))]
-
-
-def _whole_batch(fetched):
-    """Collate function for :class:`_Sequences`: the batch arrives already stacked."""
-    return fetched[0]
 
 
 def _batched(function, X: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:

@@ -370,12 +370,12 @@ def _fused_scan(X, weight, bias, need_argmax):
     if fused is None:
         return None
     fast, codes = fused
-    if not (bool(torch.isfinite(weight).all()) and bool(torch.isfinite(bias).all())):
-        return None  # let the torch path propagate NaN and infinity as conv1d does
     group = _group_size(C, w)
-    table = _lookup_table(weight.detach(), bias.detach(), group)
+    table, finite = fast.lookup_table(weight.detach().numpy(), bias.detach().numpy(), group)
+    if not finite:
+        return None  # let the torch path propagate NaN and infinity as conv1d does
     values, positions = fast.scan_max(
-        codes.numpy(), table.contiguous().numpy(), C, w, group, need_argmax, _scan_threads()
+        codes.numpy(), table, C, w, group, need_argmax, _scan_threads()
     )
     positions = torch.from_numpy(positions) if need_argmax else None
     return torch.from_numpy(values), positions, codes

@@ -412,6 +412,7 @@ def test_fused_kernels_split_over_threads_give_the_same_result(monkeypatch, dtyp
 
     single = run(1)
     monkeypatch.setattr(fastscan, "_MIN_SPLIT_WORK", 1)
+    monkeypatch.setattr(fastscan, "_MIN_SPLIT_SCAN", 1)
     assert len(fastscan._parts(23, 10**6, 3)) == 3
     split = run(3)
     assert single[0] and split[0]
@@ -420,6 +421,32 @@ def test_fused_kernels_split_over_threads_give_the_same_result(monkeypatch, dtyp
     np.testing.assert_array_equal(split[3], single[3])
     np.testing.assert_allclose(split[4], single[4], rtol=1e-6, atol=1e-6)
     assert split[2].dtype == dtype and split[4].dtype == dtype
+
+
+@pytest.mark.parametrize(
+    ("channels", "width", "dtype"),
+    [(4, 15, torch.float32), (4, 24, torch.float64), (4, 1, torch.float32), (1, 7, torch.float32)],
+)
+def test_compiled_lookup_table_is_the_torch_table(channels, width, dtype):
+    fastscan = pytest.importorskip("sklearn_deepprune._fastscan")
+    weight, bias = torch.randn(9, channels, width, dtype=dtype), torch.randn(9, dtype=dtype)
+    group = network._group_size(channels, width)
+    table, finite = fastscan.lookup_table(weight.numpy(), bias.numpy(), group)
+    assert finite and table.dtype == weight.numpy().dtype
+    np.testing.assert_array_equal(table, network._lookup_table(weight, bias, group).numpy())
+    for bad in (weight, bias):
+        saved = bad.flatten()[3].item()
+        bad.view(-1)[3] = float("inf") if bad is weight else float("nan")
+        assert not fastscan.lookup_table(weight.numpy(), bias.numpy(), group)[1]
+        bad.view(-1)[3] = saved
+
+
+def test_scan_of_a_small_batch_is_split_over_threads_at_a_few_kernels():
+    fastscan = pytest.importorskip("sklearn_deepprune._fastscan")
+    # A training batch at the last stage (256 sequences, 101 bp, 4 kernels): two threads.
+    assert len(fastscan._parts(256, 256 * 101 * 4, 2, fastscan._MIN_SPLIT_SCAN)) == 2
+    # The 28 microseconds of reading its codes are not worth a thread.
+    assert len(fastscan._parts(256, 256 * 101 * 4, 2)) == 1
 
 
 def test_fused_scan_threads_hold_torch_to_one_thread_only_where_the_kernels_run():

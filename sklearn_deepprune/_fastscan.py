@@ -94,9 +94,7 @@ def one_hot_codes(X: np.ndarray, n_threads: int = 1) -> tuple[np.ndarray, bool]:
     return codes, all(_run(kernel, parts, lambda a, b: (X[a:b], codes[a:b])))
 
 
-def lookup_table(
-    weight: np.ndarray, bias: np.ndarray, group: int
-) -> tuple[np.ndarray, bool]:
+def lookup_table(weight: np.ndarray, bias: np.ndarray, group: int) -> tuple[np.ndarray, bool]:
     """The look-up table of :func:`sklearn_deepprune.network._lookup_table`, and finiteness.
 
     The same table (the sums in the same order), built in one compiled pass

@@ -218,6 +218,125 @@ def weight_grad(
     return partial[0] if len(partial) == 1 else np.sum(partial, axis=0)
 
 
+def head(
+    raw: np.ndarray, n_strands: int, activation: int, slope: float, cap: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each kernel's best score over strands, and its activation.
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n, S * K)
+        Best window scores of the scanned kernels (forward ones, then reverse ones).
+    n_strands : int
+        ``S``.
+    activation : int
+        0 for ``max(x, 0)``; 1 for ``min(x > 0 ? x : slope x, cap)``.
+    slope, cap : float
+        Of the second activation.
+
+    Returns
+    -------
+    best, scores : ndarray of shape (n, K)
+        The maximum over strands and its activation, in ``raw``'s dtype.
+    """
+    n = raw.shape[0]
+    best = np.empty((n, raw.shape[1] // n_strands), raw.dtype)
+    scores = np.empty_like(best)
+    _head(raw, n_strands, activation, slope, cap, best, scores)
+    return best, scores
+
+
+def head_backward(
+    grad_logits: np.ndarray,
+    dense_weight: np.ndarray,
+    raw: np.ndarray,
+    best: np.ndarray,
+    activation: int,
+    slope: float,
+    cap: float,
+) -> np.ndarray:
+    """Gradient with respect to ``raw`` of the logits ``dense_weight . act(best)``.
+
+    The operations of autograd's backward pass through the dense layer, the
+    activation and the maximum over strands (ties share the gradient), one
+    by one, so the result is bit-identical to autograd's.
+
+    Parameters
+    ----------
+    grad_logits : ndarray of shape (n,)
+        Gradient with respect to the logits.
+    dense_weight : ndarray of shape (K,)
+        The dense layer's weights.
+    raw : ndarray of shape (n, S * K)
+        As for :func:`head`.
+    best : ndarray of shape (n, K)
+        From :func:`head`.
+    activation : int
+        As for :func:`head`.
+    slope, cap : float
+        As for :func:`head`.
+
+    Returns
+    -------
+    ndarray of shape (n, S * K)
+        In ``raw``'s dtype.
+    """
+    grad = np.empty_like(raw)
+    _head_backward(grad_logits, dense_weight, raw, best, activation, slope, cap, grad)
+    return grad
+
+
+@njit(cache=True, nogil=True)
+def _head(raw, n_strands, activation, slope, cap, best, scores):  # pragma: no cover - compiled
+    """:func:`head` into ``best`` and ``scores``."""
+    n, n_kernels = best.shape
+    slope = raw.dtype.type(slope)
+    cap = raw.dtype.type(cap)
+    for i in range(n):
+        for k in range(n_kernels):
+            value = raw[i, k]
+            for s in range(1, n_strands):
+                other = raw[i, s * n_kernels + k]
+                if other > value:
+                    value = other
+            best[i, k] = value
+            if activation == 0:
+                scores[i, k] = value if value > 0 else 0
+            else:
+                leaky = value if value > 0 else value * slope
+                scores[i, k] = leaky if leaky <= cap else cap
+
+
+@njit(cache=True, nogil=True)
+def _head_backward(
+    grad_logits, dense_weight, raw, best, activation, slope, cap, grad
+):  # pragma: no cover - compiled
+    """:func:`head_backward` into ``grad``."""
+    n, n_kernels = best.shape
+    n_strands = raw.shape[1] // n_kernels
+    slope = raw.dtype.type(slope)
+    cap = raw.dtype.type(cap)
+    for i in range(n):
+        for k in range(n_kernels):
+            g = grad_logits[i] * dense_weight[k]
+            value = best[i, k]
+            if activation == 0:
+                if not value > 0:
+                    g = 0
+            else:
+                leaky = value if value > 0 else value * slope
+                if not leaky <= cap:
+                    g = 0
+                if not value > 0:
+                    g = g * slope
+            count = 0
+            for s in range(n_strands):
+                count += raw[i, s * n_kernels + k] == value
+            shared = g if n_strands == 1 else g / count
+            for s in range(n_strands):
+                grad[i, s * n_kernels + k] = shared if raw[i, s * n_kernels + k] == value else 0
+
+
 @njit(cache=True, nogil=True)
 def _codes(X, codes):  # pragma: no cover - compiled
     """Fill ``codes`` from the uint8 batch ``X``; return whether it is one-hot."""

@@ -1,11 +1,18 @@
-"""What the stage loop's skorch nets train on: the sequences and their batches.
+"""How the stage loop's skorch nets train: the sequences, their batches, the step.
 
-At a few kernels a training step takes about a millisecond, and a
-:class:`torch.utils.data.DataLoader` over a :class:`~torch.utils.data.Subset`
-spends a fifth of that in Python, one call per sequence (the sampler yields
-indices one by one, the subset maps them one by one). :class:`Batches` yields
-the same batches, in the same order, from a handful of array operations per
-batch.
+At a few kernels a training step takes about a millisecond, so what surrounds
+the scan matters as much as the scan itself:
+
+- a :class:`torch.utils.data.DataLoader` over a
+  :class:`~torch.utils.data.Subset` spends a fifth of a step in Python, one
+  call per sequence (the sampler yields indices one by one, the subset maps
+  them one by one); :class:`Batches` yields the same batches, in the same
+  order, from a handful of array operations per batch;
+- autograd's graph of a dozen small operations after the scan (the strands'
+  kernels, their maximum, the activation, the dense layer, the loss) costs a
+  third of a step; where the fused scan applies, :func:`fused_step` computes
+  the same loss and the same gradients, bit for bit, directly
+  (:class:`DeepPruneNet` uses it for its training steps).
 """
 
 from __future__ import annotations
@@ -14,7 +21,20 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+from skorch import NeuralNetBinaryClassifier
+from skorch.dataset import unpack_data
+from torch import nn
+from torch.nn import functional as F
 from torch.utils.data import Dataset, Subset
+
+from sklearn_deepprune import network
+from sklearn_deepprune.network import (
+    ACTIVATIONS,
+    LEAKY_CAP,
+    LEAKY_SLOPE,
+    MotifScanNet,
+    _fused_scan,
+)
 
 
 class Sequences(Dataset):
@@ -94,3 +114,125 @@ class Batches:
         sequences = self.dataset.dataset
         for start in range(0, len(indices), self.batch_size):
             yield sequences.batch(indices[start : start + self.batch_size])
+
+
+def fused_step(
+    module: MotifScanNet, X: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Loss and gradients of one training step without autograd, where the fused scan applies.
+
+    The same computation as ``BCEWithLogitsLoss()(module(X), y).backward()``
+    with the ``"scan"`` scanners, operation by operation, so the loss and the
+    gradients are bit-identical to autograd's (tested); the gradients are
+    stored in the parameters' ``.grad`` (added to any already there).
+
+    Parameters
+    ----------
+    module : MotifScanNet
+        The network, in training mode.
+    X : torch.Tensor of shape (n, C, L)
+        A batch of one-hot sequences.
+    y : torch.Tensor of shape (n,)
+        Their labels, in the parameters' dtype.
+
+    Returns
+    -------
+    (loss, logits) or None
+        The mean loss and the logits (both without a graph); ``None`` where
+        the fused scan does not apply (the ``"conv"`` scanner, a GPU, numba
+        missing, input that is not one-hot, non-finite parameters, labels of
+        another dtype or shape): nothing is computed then.
+    """
+    weight, bias = module.conv.weight, module.conv.bias
+    dense = module.dense
+    if (
+        module.scanner == "conv"
+        or y.dtype != weight.dtype
+        or y.shape != (X.shape[0],)
+        or not all(p.requires_grad for p in module.parameters())
+    ):
+        return None
+    with torch.no_grad():
+        scan_weight, scan_bias = module._scan_parameters()
+        fused = _fused_scan(X, scan_weight, scan_bias, need_argmax=True)
+        if fused is None:
+            return None
+        raw, positions, codes = fused
+        fast = network._fast_module()
+        n, n_kernels = raw.shape[0], module.n_kernels
+        activation = ACTIVATIONS.index(module.activation)
+        best, scores = (
+            torch.from_numpy(a)
+            for a in fast.head(raw.numpy(), module.n_strands, activation, LEAKY_SLOPE, LEAKY_CAP)
+        )
+        logits = F.linear(scores, dense.weight, dense.bias).squeeze(1)
+        loss = F.binary_cross_entropy_with_logits(logits, y)
+        # Backward, as autograd runs it: the loss (mean), the dense layer (addmm), ...
+        grad_logits = (torch.sigmoid(logits) - y).div_(n).unsqueeze(1)
+        grad_dense_weight = grad_logits.t().mm(scores)
+        grad_dense_bias = grad_logits.sum(dim=[0], keepdim=True).view(1)
+        # ... the activation and the maximum over strands (ties share the gradient), ...
+        grad = fast.head_backward(
+            grad_logits.numpy()[:, 0],
+            dense.weight.detach().numpy()[0],
+            raw.numpy(),
+            best.numpy(),
+            activation,
+            LEAKY_SLOPE,
+            LEAKY_CAP,
+        )
+        # ... and the scan: each kernel's gradient lands on its winning window.
+        grad_weight = torch.from_numpy(
+            fast.weight_grad(
+                codes.numpy(),
+                positions.numpy(),
+                grad,
+                module.in_channels,
+                module.kernel_size,
+                network._scan_threads(),
+            )
+        )
+        grad_bias = torch.from_numpy(grad).sum(dim=0)
+        if module.strand == "both":
+            grad_weight = grad_weight[:n_kernels] + grad_weight[n_kernels:].flip(1, 2)
+            grad_bias = grad_bias[:n_kernels] + grad_bias[n_kernels:]
+        for parameter, value in (
+            (weight, grad_weight),
+            (bias, grad_bias),
+            (dense.weight, grad_dense_weight),
+            (dense.bias, grad_dense_bias),
+        ):
+            if parameter.grad is None:
+                parameter.grad = value.to(parameter.dtype)
+            else:
+                parameter.grad += value
+    return loss, logits
+
+
+class DeepPruneNet(NeuralNetBinaryClassifier):
+    """The skorch net of one stage: its training steps use :func:`fused_step` where it applies.
+
+    Everything else is :class:`skorch.NeuralNetBinaryClassifier`'s (callbacks,
+    history, the optimizer's step); a step where the fused path does not
+    apply (another criterion, extra fit parameters, a GPU, input that is not
+    one-hot) runs through autograd as usual.
+    """
+
+    def train_step_single(self, batch, **fit_params):
+        """One step's loss and gradients; see :meth:`skorch.NeuralNet.train_step_single`."""
+        criterion = self.criterion_
+        if (
+            not fit_params
+            and isinstance(self.module_, MotifScanNet)
+            and type(criterion) is nn.BCEWithLogitsLoss
+            and criterion.reduction == "mean"
+            and criterion.weight is None
+            and criterion.pos_weight is None
+        ):
+            self._set_training(True)
+            Xi, yi = unpack_data(batch)
+            step = fused_step(self.module_, Xi, yi)
+            if step is not None:
+                loss, y_pred = step
+                return {"loss": loss, "y_pred": y_pred}
+        return super().train_step_single(batch, **fit_params)

@@ -18,14 +18,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.data import Subset
 
 from sklearn_deepprune._guards import noting_interrupts
-from sklearn_deepprune._training import Batches, Sequences
+from sklearn_deepprune._training import Batches, DeepPruneNet, Sequences
 from sklearn_deepprune.network import (
     ACTIVATIONS,
     SCANNERS,
@@ -331,7 +330,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             return self.strand
         return "both" if in_channels == 4 else "forward"
 
-    def _make_net(self, module: MotifScanNet, lr: float, valid) -> NeuralNetBinaryClassifier:
+    def _make_net(self, module: MotifScanNet, lr: float, valid) -> DeepPruneNet:
         # The user's callbacks come first: early stopping ends the last epoch by raising.
         callbacks = []
         for entry in self.callbacks or []:
@@ -347,7 +346,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         )
         if self.verbose >= 2:
             callbacks.append(("progress", ProgressBar()))
-        return NeuralNetBinaryClassifier(
+        return DeepPruneNet(
             module=module,
             criterion=nn.BCEWithLogitsLoss,
             optimizer=torch.optim.Adam,

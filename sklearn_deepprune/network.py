@@ -501,6 +501,9 @@ class _ScanMax(torch.autograd.Function):
         return None, grad_weight, grad_bias, None
 
 
+#: The slope below zero and the cap of the ``"leaky_capped"`` activation.
+LEAKY_SLOPE, LEAKY_CAP = 0.5, 10.0
+
 #: The activations a :class:`MotifScanNet` offers (see :func:`activate`).
 ACTIVATIONS = ("relu", "leaky_capped")
 
@@ -532,7 +535,7 @@ def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
     if activation == "relu":
         return F.relu(x)
     if activation == "leaky_capped":
-        return F.leaky_relu(x, 0.5).clamp(max=10.0)
+        return F.leaky_relu(x, LEAKY_SLOPE).clamp(max=LEAKY_CAP)
     raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
 
 

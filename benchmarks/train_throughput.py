@@ -7,9 +7,12 @@ float32 one-hot batches -- the reference a careful user writes,
 Linear``, and a naive one that takes the global max with ``amax(dim=2)``
 (whose backward builds a dense mask over every position) -- and
 :class:`~sklearn_deepprune.network.MotifScanNet` with the ``"scan"`` scanner,
-fed uint8 one-hot batches (what the estimator trains on) and float32 ones, at
-256, 64, 16 and 4 kernels; prints sequences per second and the ratio to the
-``AdaptiveMaxPool1d`` reference. Then prediction throughput (no gradient,
+fed uint8 one-hot batches (what the estimator trains on) and float32 ones,
+through autograd, and once more on uint8 batches with the estimator's
+training step (``fused step``: :func:`sklearn_deepprune._training.fused_step`,
+the same loss and gradients without autograd), at 256, 64, 16 and 4 kernels;
+prints sequences per second and the ratio to the ``AdaptiveMaxPool1d``
+reference. Then prediction throughput (no gradient,
 batches of 4096).
 
 Rounds alternate between the models; the median round counts (the best with
@@ -35,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sklearn_deepprune import network
+from sklearn_deepprune._training import fused_step
 from sklearn_deepprune.network import SCANNERS, MotifScanNet, default_scanner
 
 
@@ -76,8 +80,11 @@ def make_data(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.T
     return X, y
 
 
-def train_seconds(model, X, y, steps, batch_size, as_float) -> float:
-    """Wall and CPU seconds for ``steps`` Adam steps (batches cast per step)."""
+def train_seconds(model, X, y, steps, batch_size, as_float, fused=False) -> float:
+    """Wall and CPU seconds for ``steps`` Adam steps (batches cast per step).
+
+    ``fused``: the gradients by :func:`fused_step` (the estimator's step), not autograd.
+    """
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     loss_fn = nn.BCEWithLogitsLoss()
     n = len(X)
@@ -89,8 +96,9 @@ def train_seconds(model, X, y, steps, batch_size, as_float) -> float:
             if as_float:
                 xb = xb.float()
             opt.zero_grad()
-            loss = loss_fn(model(xb), y[i : i + batch_size])
-            loss.backward()
+            if not (fused and fused_step(model, xb, y[i : i + batch_size]) is not None):
+                loss = loss_fn(model(xb), y[i : i + batch_size])
+                loss.backward()
             opt.step()
     return time.perf_counter() - start[0], time.process_time() - start[1]
 
@@ -121,6 +129,10 @@ def predict_seconds(model, X, batch_size, as_float) -> float:
 REFERENCE = "plain AdaptiveMaxPool1d"
 
 
+#: The models whose training steps use the estimator's fused step.
+FUSED = "scan uint8, fused step"
+
+
 def build_models(n_kernels: int, kernel_size: int, scanners) -> dict:
     """Name -> (model, feed float32) for the references and each scanner (uint8 and float32)."""
     torch.manual_seed(0)
@@ -132,6 +144,9 @@ def build_models(n_kernels: int, kernel_size: int, scanners) -> dict:
             torch.manual_seed(0)
             name = f"{scanner} {'float32' if as_float else 'uint8'}"
             models[name] = (MotifScanNet(n_kernels, kernel_size, 4, scanner), as_float)
+    if "scan" in scanners:
+        torch.manual_seed(0)
+        models[FUSED] = (MotifScanNet(n_kernels, kernel_size, 4, "scan"), False)
     return models
 
 
@@ -181,16 +196,19 @@ def main(argv=None) -> None:
     for n_kernels in args.kernels:
         models = build_models(n_kernels, args.kernel_size, args.scanners)
         rounds = {name: [] for name in models}
-        for model, as_float in models.values():  # warm-up (and numba's first call)
-            train_seconds(model, X, y, 2, args.batch_size, as_float)
+        for name, (model, as_float) in models.items():  # warm-up (and numba's first call)
+            train_seconds(model, X, y, 2, args.batch_size, as_float, name == FUSED)
         for _ in range(args.rounds):
             for name, (model, as_float) in models.items():
                 rounds[name].append(
-                    train_seconds(model, X, y, args.steps, args.batch_size, as_float)
+                    train_seconds(
+                        model, X, y, args.steps, args.batch_size, as_float, name == FUSED
+                    )
                 )
         report("train  ", n_kernels, args.steps * args.batch_size, rounds, pick)
     for n_kernels in args.kernels:
         models = build_models(n_kernels, args.kernel_size, args.scanners)
+        models.pop(FUSED, None)  # the same forward pass as "scan uint8"
         rounds = {name: [] for name in models}
         for _ in range(args.rounds):
             for name, (model, as_float) in models.items():

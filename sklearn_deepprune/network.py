@@ -501,8 +501,11 @@ class _ScanMax(torch.autograd.Function):
         return None, grad_weight, grad_bias, None
 
 
-#: The slope below zero and the cap of the ``"leaky_capped"`` activation.
-LEAKY_SLOPE, LEAKY_CAP = 0.5, 10.0
+#: The slope below zero of the ``"leaky_capped"`` activation (see :func:`activate`).
+LEAKY_SLOPE = 0.5
+
+#: The cap of the ``"leaky_capped"`` activation (see :func:`activate`).
+LEAKY_CAP = 10.0
 
 #: The activations a :class:`MotifScanNet` offers (see :func:`activate`).
 ACTIVATIONS = ("relu", "leaky_capped")

@@ -179,7 +179,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         as a one-channel signal of length ``m``).
     net_ : skorch.NeuralNetBinaryClassifier
         The fitted net of the final stage; its ``module_`` is a
-        :class:`~sklearn_deepprune.network.MotifScanNet`.
+        :class:`~sklearn_deepprune.network.MotifScanNet`. (A subclass whose
+        training steps compute the same gradients without autograd where the
+        fused numba scan applies.)
     strand_ : {"forward", "both"}
         The strands the kernels read (``strand`` with ``"auto"`` resolved).
     kernels_ : ndarray of shape (n_kernels, n_channels, kernel_size)

@@ -25,7 +25,7 @@ from skorch import NeuralNetBinaryClassifier
 from skorch.dataset import unpack_data
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from sklearn_deepprune import network
 from sklearn_deepprune.network import (
@@ -114,6 +114,33 @@ class Batches:
         sequences = self.dataset.dataset
         for start in range(0, len(indices), self.batch_size):
             yield sequences.batch(indices[start : start + self.batch_size])
+
+
+def batches(dataset, batch_size: int, shuffle: bool = False, **kwargs):
+    """The stage nets' ``iterator_train`` / ``iterator_valid``.
+
+    :class:`Batches` over a subset of :class:`Sequences` (what the stage loop
+    trains and validates on); a :class:`torch.utils.data.DataLoader` for
+    anything else, e.g. when a user calls ``net_.predict_proba(X)``.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        What skorch iterates over.
+    batch_size : int
+        Sequences per batch.
+    shuffle : bool, default=False
+        Whether each pass visits the sequences in a new random order.
+    **kwargs
+        Further DataLoader arguments (only where a DataLoader is made).
+
+    Returns
+    -------
+    Batches or torch.utils.data.DataLoader
+    """
+    if isinstance(dataset, Subset) and isinstance(dataset.dataset, Sequences) and not kwargs:
+        return Batches(dataset, batch_size, shuffle)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, **kwargs)
 
 
 def fused_step(

@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import Subset
 
 from sklearn_deepprune._guards import noting_interrupts
-from sklearn_deepprune._training import Batches, DeepPruneNet, Sequences
+from sklearn_deepprune._training import DeepPruneNet, Sequences, batches
 from sklearn_deepprune.network import (
     ACTIVATIONS,
     SCANNERS,
@@ -359,9 +359,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             train_split=predefined_split(valid) if valid is not None else None,
-            iterator_train=Batches,
+            iterator_train=batches,
             iterator_train__shuffle=True,
-            iterator_valid=Batches,
+            iterator_valid=batches,
             callbacks=callbacks,
             device=self.device,
             verbose=int(self.verbose >= 2),

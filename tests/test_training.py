@@ -123,3 +123,14 @@ def test_stage_nets_train_through_the_fused_step(monkeypatch):
     y = np.arange(64) % 2
     DeepPruneClassifier(n_kernels=2, n_prune_steps=1, max_epochs=2, random_state=0).fit(X, y)
     assert calls and all(call is not None for call in calls)
+
+
+def test_the_final_net_still_predicts_on_plain_arrays():
+    # net_ is public: skorch's own predict path iterates over its own dataset.
+    from sklearn_deepprune import DeepPruneClassifier
+
+    X = _one_hot_with_gaps(80, 30, 2).numpy()
+    y = np.arange(80) % 2
+    clf = DeepPruneClassifier(n_kernels=2, n_prune_steps=1, max_epochs=2, random_state=0)
+    clf.fit(X, y)
+    np.testing.assert_allclose(clf.net_.predict_proba(X), clf.predict_proba(X), rtol=1e-5)

@@ -10,9 +10,10 @@ the scan matters as much as the scan itself:
   order, from a handful of array operations per batch;
 - autograd's graph of a dozen small operations after the scan (the strands'
   kernels, their maximum, the activation, the dense layer, the loss) costs a
-  fifth to a quarter of a step at a few kernels; where the fused scan applies, :func:`fused_step` computes
-  the same loss and the same gradients, bit for bit, directly
-  (:class:`DeepPruneNet` uses it for its training steps).
+  fifth to a quarter of a step at a few kernels; where the fused scan
+  applies, :func:`fused_step` computes the same loss and the same gradients,
+  bit for bit, directly (:class:`DeepPruneNet` uses it for its training
+  steps).
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def weight_grad(
     n_channels, kernel_size : int
         ``C`` and ``w``.
     n_threads : int, default=1
-        Threads to use.
+        Threads to use (the result does not depend on them, bit for bit).
 
     Returns
     -------
@@ -209,13 +209,16 @@ def weight_grad(
         In ``grad``'s dtype.
     """
     n, n_kernels = grad.shape
-    parts = _parts(n, n * n_kernels * kernel_size * 4, n_threads)
+    # Split over kernels, not sequences: each weight's sum then runs over the
+    # sequences in order on one thread, so its rounding (and a fit's result)
+    # does not depend on the number of threads.
+    parts = _parts(n_kernels, n * n_kernels * kernel_size * 4, n_threads)
     partial = _run(
         _weight_grad,
         parts,
-        lambda a, b: (codes[a:b], positions[a:b], grad[a:b], n_channels, kernel_size),
+        lambda a, b: (codes, positions[:, a:b], grad[:, a:b], n_channels, kernel_size),
     )
-    return partial[0] if len(partial) == 1 else np.sum(partial, axis=0)
+    return partial[0] if len(partial) == 1 else np.concatenate(partial)
 
 
 def head(

@@ -502,3 +502,16 @@ def test_estimator_fits_the_same_with_and_without_the_fused_kernels(monkeypatch)
         fused.decision_function(X), plain.decision_function(X), rtol=1e-4, atol=1e-4
     )
     assert fused.score(X, y) > 0.7  # it learned something: the comparison is not trivial
+
+
+def test_weight_gradient_does_not_depend_on_the_number_of_threads():
+    # Its partial sums are split the same way on any machine, so a fit's rounding,
+    # and so its result, does not depend on the core count.
+    fastscan = pytest.importorskip("sklearn_deepprune._fastscan")
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 4, (600, 101)).astype(np.uint8)
+    positions = rng.randint(0, 101, (600, 64))
+    grad = rng.randn(600, 64).astype(np.float32)
+    got = [fastscan.weight_grad(codes, positions, grad, 4, 15, t) for t in (1, 2, 3, 8)]
+    for other in got[1:]:
+        np.testing.assert_array_equal(other, got[0])

@@ -46,7 +46,7 @@ _POOL_PID: int | None = None
 def _parts(
     n: int, work: int, n_threads: int, min_work: int | None = None
 ) -> list[tuple[int, int]]:
-    """Contiguous ranges of ``n`` sequences, one per thread that is worth starting."""
+    """Contiguous ranges of ``n`` items (sequences or kernels), one per thread worth starting."""
     min_work = _MIN_SPLIT_WORK if min_work is None else min_work
     n_parts = max(1, min(n_threads, n, work // min_work))
     bounds = [n * i // n_parts for i in range(n_parts + 1)]

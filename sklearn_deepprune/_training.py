@@ -35,6 +35,7 @@ from sklearn_deepprune.network import (
     LEAKY_SLOPE,
     MotifScanNet,
     _fused_scan,
+    _fused_weight_grad,
 )
 
 
@@ -79,6 +80,10 @@ class Sequences(Dataset):
         return torch.from_numpy(self.X[rows]), torch.from_numpy(self.y[rows])
 
 
+def _is_subset_of_sequences(dataset) -> bool:
+    return isinstance(dataset, Subset) and isinstance(dataset.dataset, Sequences)
+
+
 class Batches:
     """The batches of ``DataLoader(subset, batch_size, shuffle)``, subset of :class:`Sequences`.
 
@@ -100,7 +105,7 @@ class Batches:
     """
 
     def __init__(self, dataset: Subset, batch_size: int, shuffle: bool = False):
-        if not (isinstance(dataset, Subset) and isinstance(dataset.dataset, Sequences)):
+        if not _is_subset_of_sequences(dataset):
             raise TypeError(f"Batches iterates over a Subset of Sequences; got {dataset!r}")
         self.dataset = dataset
         self.batch_size = batch_size
@@ -150,7 +155,7 @@ def batches(dataset, batch_size: int, shuffle: bool = False, **kwargs):
     -------
     Batches or torch.utils.data.DataLoader
     """
-    if isinstance(dataset, Subset) and isinstance(dataset.dataset, Sequences) and not kwargs:
+    if _is_subset_of_sequences(dataset) and not kwargs:
         return Batches(dataset, batch_size, shuffle)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, **kwargs)
 
@@ -221,15 +226,8 @@ def fused_step(
             LEAKY_CAP,
         )
         # ... and the scan: each kernel's gradient lands on its winning window.
-        grad_weight = torch.from_numpy(
-            fast.weight_grad(
-                codes.numpy(),
-                positions.numpy(),
-                grad,
-                module.in_channels,
-                module.kernel_size,
-                network._scan_threads(),
-            )
+        grad_weight = _fused_weight_grad(
+            codes, positions, grad, module.in_channels, module.kernel_size
         )
         grad_bias = torch.from_numpy(grad).sum(dim=0)
         if module.strand == "both":

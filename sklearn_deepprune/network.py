@@ -381,6 +381,19 @@ def _fused_scan(X, weight, bias, need_argmax):
     return torch.from_numpy(values), positions, codes
 
 
+def _fused_weight_grad(codes, positions, grad, n_channels, kernel_size) -> torch.Tensor:
+    """The weight gradient ``(K, C, w)`` after :func:`_fused_scan` (which imported the kernels).
+
+    ``grad`` is the gradient with respect to its values, a tensor or an array.
+    """
+    grad = grad.contiguous().numpy() if isinstance(grad, torch.Tensor) else grad
+    return torch.from_numpy(
+        _FAST.weight_grad(
+            codes.numpy(), positions.numpy(), grad, n_channels, kernel_size, _scan_threads()
+        )
+    )
+
+
 @contextlib.contextmanager
 def _fused_scan_threads(module: MotifScanNet, sample: torch.Tensor):
     """Run torch on one thread and the fused scan kernels on torch's threads, for a while.
@@ -475,15 +488,7 @@ class _ScanMax(torch.autograd.Function):
         K, C, w = ctx.weight_shape
         grad_bias = grad.sum(dim=0)
         if ctx.kind == "codes":
-            grad_weight = _FAST.weight_grad(  # the fused forward imported it
-                data.numpy(),
-                positions.numpy(),
-                grad.contiguous().numpy(),
-                C,
-                w,
-                _scan_threads(),
-            )
-            grad_weight = torch.from_numpy(grad_weight)
+            grad_weight = _fused_weight_grad(data, positions, grad, C, w)
         elif ctx.kind == "rows":
             group = _group_size(C, w)
             n_blocks = data.shape[2]

@@ -505,8 +505,8 @@ def test_estimator_fits_the_same_with_and_without_the_fused_kernels(monkeypatch)
 
 
 def test_weight_gradient_does_not_depend_on_the_number_of_threads():
-    # Its partial sums are split the same way on any machine, so a fit's rounding,
-    # and so its result, does not depend on the core count.
+    # Split over kernels, each weight's sum runs over the sequences in order on one
+    # thread, so a fit's rounding, and so its result, does not depend on the core count.
     fastscan = pytest.importorskip("sklearn_deepprune._fastscan")
     rng = np.random.RandomState(0)
     codes = rng.randint(0, 4, (600, 101)).astype(np.uint8)

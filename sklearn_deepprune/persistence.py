@@ -476,7 +476,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _versions() -> dict[str, str]:
-    from sklearn_deepprune import __version__
+    from sklearn_deepprune._version import __version__
 
     return {
         "sklearn_deepprune": __version__,

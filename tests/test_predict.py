@@ -117,7 +117,7 @@ def _brute_force_sites(pipeline, sequences):
 
 
 def test_predict_sites_are_each_kernels_best_window(model_file, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("sklearn_deepprune.cli._SITES_CHUNK", 3)  # chunks within a batch
+    monkeypatch.setattr("sklearn_deepprune.cli.predict._SITES_CHUNK", 3)  # chunks within a batch
     path, pipeline = model_file
     motif = "".join("ACGT"[i] for i in TOY_MOTIF.argmax(axis=1))
     rng = np.random.default_rng(0)
@@ -228,7 +228,8 @@ def test_fit_fasta_holds_out_a_seeded_test_part(tmp_path, capsys):
 
 
 def test_fit_labelled_file_keeps_a_peak_and_its_shuffle_together(tmp_path, capsys):
-    from sklearn_deepprune.cli import _fit_data, build_parser
+    from sklearn_deepprune.cli import build_parser
+    from sklearn_deepprune.cli.fit import _fit_data
 
     rng = np.random.default_rng(1)
     lines = []
@@ -247,7 +248,8 @@ def test_fit_labelled_file_keeps_a_peak_and_its_shuffle_together(tmp_path, capsy
 
 
 def test_fit_folder_with_one_file_says_it_holds_out_a_test_part(tmp_path):
-    from sklearn_deepprune.cli import _fit_data, build_parser
+    from sklearn_deepprune.cli import build_parser
+    from sklearn_deepprune.cli.fit import _fit_data
 
     rng = np.random.default_rng(2)
 

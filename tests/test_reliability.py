@@ -211,7 +211,7 @@ def test_cli_fit_output_that_is_a_file_fails_before_reading_data(tmp_path):
 
 
 def test_output_check_leaves_nothing_behind(tmp_path):
-    from sklearn_deepprune.cli import _check_output_folder
+    from sklearn_deepprune.cli._common import check_output_folder as _check_output_folder
 
     _check_output_folder(tmp_path / "new" / "nested")
     assert list(tmp_path.iterdir()) == []

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import re
 import warnings
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,52 +12,22 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, check_random_state
 
-from sklearn_deepprune.datasets._shuffle import dinucleotide_shuffle
+from sklearn_deepprune.datasets._io import (
+    _numbered_lines,
+    _peak_ids,
+    _with_shuffled_negatives,
+    split_groups,
+)
 
 _NOT_DNA = re.compile(r"[^ACGTN]")
 _DEEPBIND_HEADER = ["FoldID", "EventID", "seq", "Bound"]
 _LABELS = {"0": 0, "1": 1}
 _NEGATIVES_OPTIONS = (None, "shuffle", "replace")
-_SHUFFLE_SUFFIX = "_shuf"
 # File names of the train and test parts in a data set folder, by format.
 _PART_PATTERNS = {
     "train": ("train.data", "train.data.gz", "*_AC.seq", "*_AC.seq.gz"),
     "test": ("test.data", "test.data.gz", "*_B.seq", "*_B.seq.gz"),
 }
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    """Open plain or gzipped text (told apart by content); any line ends."""
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-    # latin-1 decodes any byte, so a stray non-ASCII byte reaches the DNA check
-    # and is reported with its line instead of as a UnicodeDecodeError.
-    if gzipped:
-        return gzip.open(path, "rt", encoding="latin-1", newline=None)
-    return open(path, encoding="latin-1", newline=None)
-
-
-def _numbered_lines(path: Path, part: str | None = None) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, stripped line)`` for the non-blank lines.
-
-    A truncated or corrupt gzip file raises a ValueError naming the file (and
-    ``part``, the train or test part of a folder, when given).
-    """
-    with _open_text(path) as handle:
-        lines = enumerate(handle, start=1)
-        while True:
-            try:
-                number, line = next(lines)
-            except StopIteration:
-                return
-            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-                what = f" ({part} part)" if part else ""
-                raise ValueError(
-                    f"{path}{what}: the gzip file is truncated or corrupt ({exc})"
-                ) from exc
-            text = line.strip()
-            if text:
-                yield number, text
 
 
 def _check_dna(sequence: str, path: Path, number: int) -> str:
@@ -172,11 +139,6 @@ def _warn_overlap(train: Bunch, test: Bunch, where: Path) -> None:
         )
 
 
-def _peak_ids(ids) -> np.ndarray:
-    """Each record's peak id: its own, ``_shuf`` removed from a shuffled copy's."""
-    return np.array([i.removesuffix(_SHUFFLE_SUFFIX) for i in np.asarray(ids).tolist()])
-
-
 def _shuffle_groups(ids: np.ndarray) -> np.ndarray | None:
     """:func:`_peak_ids` if some shuffled copy's peak is in ``ids`` too; else None."""
     stripped = _peak_ids(ids)
@@ -188,21 +150,6 @@ def _shuffle_groups(ids: np.ndarray) -> np.ndarray | None:
 
 def _subset(part: Bunch, indices: np.ndarray) -> Bunch:
     return Bunch(**{key: values[indices] for key, values in part.items()})
-
-
-def _with_shuffled_negatives(part: Bunch, rng: np.random.RandomState) -> Bunch:
-    """The positives of ``part``, each followed by one dinucleotide shuffle of it."""
-    positives = part.target == 1
-    sequences = part.sequences[positives]
-    ids = part.ids[positives]
-    shuffled = dinucleotide_shuffle(list(sequences), random_state=rng)
-    n = len(sequences)
-    # Interleaved (not appended) so that any contiguous slice stays balanced.
-    all_sequences = np.empty(2 * n, dtype=sequences.dtype)
-    all_sequences[0::2], all_sequences[1::2] = sequences, shuffled
-    all_ids = np.empty(2 * n, dtype=f"U{max((len(i) for i in ids), default=0) + 5}")
-    all_ids[0::2], all_ids[1::2] = ids, np.char.add(ids, _SHUFFLE_SUFFIX)
-    return Bunch(sequences=all_sequences, target=np.tile([1, 0], n), ids=all_ids)
 
 
 def _apply_negatives(part: Bunch, negatives: str | None, rng: np.random.RandomState) -> Bunch:
@@ -360,7 +307,6 @@ def load_chipseq(
         try:
             if groups is not None:
                 # the file holds peaks and their shuffles: keep each pair on one side
-                from sklearn_deepprune.datasets._peaks import split_groups
 
                 train_index, test_index = split_groups(groups, only.target, test_size, rng)
             else:

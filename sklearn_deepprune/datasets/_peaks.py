@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, check_random_state
 
 from sklearn_deepprune._optional import import_optional
-from sklearn_deepprune.datasets._chipseq import (
+from sklearn_deepprune.datasets._io import (
     _numbered_lines,
     _open_text,
     _with_shuffled_negatives,
+    split_groups,
 )
 from sklearn_deepprune.encoding import ALPHABET
 
@@ -455,59 +455,6 @@ def _take(part: Bunch, index: np.ndarray) -> Bunch:
 
 def _concat(*parts: Bunch) -> Bunch:
     return Bunch(**{key: np.concatenate([part[key] for part in parts]) for key in _PART_KEYS})
-
-
-def split_groups(
-    groups: np.ndarray,
-    target: np.ndarray,
-    test_size: float,
-    random_state: int | np.random.RandomState | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split records into train and test, keeping each group on one side.
-
-    Groups (e.g. a peak and its shuffled copy) are split stratified by their
-    highest label, so that pairs of a positive and its negative stay together
-    and both parts get positives.
-
-    Parameters
-    ----------
-    groups : ndarray of shape (n,)
-        The group of each record.
-    target : ndarray of shape (n,)
-        Binary labels.
-    test_size : float
-        Fraction of the groups in the test part, in (0, 1).
-    random_state : int, RandomState instance or None
-        Seed of the split.
-
-    Returns
-    -------
-    train, test : ndarray of int
-        Sorted record indices.
-
-    Raises
-    ------
-    ValueError
-        If there are too few groups of a label to split.
-    """
-    unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    label = np.zeros(len(unique), dtype=int)
-    np.maximum.at(label, inverse, np.asarray(target, dtype=int))
-    stratify = label if np.unique(label).size > 1 and np.bincount(label).min() > 1 else None
-    try:
-        _, test_groups = train_test_split(
-            np.arange(len(unique)),
-            test_size=test_size,
-            stratify=stratify,
-            random_state=random_state,
-        )
-    except ValueError as exc:
-        raise ValueError(
-            f"cannot hold out a test part of {len(unique)} groups with test_size={test_size}: "
-            f"{exc}"
-        ) from None
-    in_test = np.isin(inverse, test_groups)
-    return np.flatnonzero(~in_test), np.flatnonzero(in_test)
 
 
 def _part_summary(part: Bunch) -> str:

@@ -1,0 +1,298 @@
+"""``deepprune fit``: train one model; save it with its metrics and motifs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from sklearn_deepprune.cli._common import (
+    FASTA_SUFFIXES,
+    add_data_options,
+    add_estimator_options,
+    check_output_folder,
+    estimator_params,
+    is_peak_file,
+)
+
+
+def add_parser(commands) -> None:
+    """Add the ``fit`` command to ``commands`` (argparse subparsers)."""
+    fit = commands.add_parser(
+        "fit",
+        help="train one model; save it with its metrics and motifs",
+        description="Train a DeepPruneClassifier on DATA and write OUTPUT/model.deepprune "
+        "(a scikit-learn pipeline taking DNA strings, in a file that loads without running "
+        "code: sklearn_deepprune.load_model), OUTPUT/metrics.json (train and test "
+        "AUC, the pruning history) and, with the 'motifs' extra, OUTPUT/motifs.meme, "
+        "OUTPUT/matches.tsv (Tomtom matches of the motifs in JASPAR) and OUTPUT/logos.png "
+        "(each logo labelled with its best match). Data without a test part (a single file "
+        "without --test, peaks without --test-chromosomes) get a seeded held-out test part.",
+    )
+    fit.add_argument(
+        "data",
+        help="a data folder (train.data/test.data, or DeepBind's NAME_AC/NAME_B.seq.gz), a "
+        "file of 'ID SEQUENCE LABEL' lines, a FASTA file of peaks (.fa/.fasta/.fna, "
+        "optionally .gz; dinucleotide-shuffled copies become the negatives), a BED or "
+        "narrowPeak file of peaks with --genome, or simulated1 ... simulated5",
+    )
+    fit.add_argument("-o", "--output", required=True, help="folder to write")
+    fit.add_argument("--test", default=None, help="test file, when DATA is a single file")
+    fit.add_argument(
+        "--test-size",
+        type=float,
+        default=0.2,
+        help="fraction held out as the test part when DATA has none and --test is not given; "
+        "a peak and its shuffled copy stay together (0.2)",
+    )
+    fit.add_argument("--seed", type=int, default=0, help="random_state of the model (0)")
+    peaks = fit.add_argument_group("peaks on a genome (the 'genome' extra)")
+    peaks.add_argument(
+        "--genome",
+        default=None,
+        metavar="GENOME.fa",
+        help="reference genome FASTA (plain or bgzip, indexed on first use): DATA is then a "
+        "BED3/BED6/narrowPeak file, optionally gzipped, whose windows are centred on the "
+        "summits (narrowPeak) or middles (BED)",
+    )
+    peaks.add_argument(
+        "--negatives",
+        default="shuffle",
+        metavar="{shuffle,flank,background,BED}",
+        help="negatives for peaks: dinucleotide shuffles of the peaks, windows flanking "
+        "them, random genomic windows matched in GC content, or the windows of a BED file "
+        "(shuffle)",
+    )
+    peaks.add_argument(
+        "--test-chromosomes",
+        nargs="+",
+        default=None,
+        metavar="CHROM",
+        help="hold out these chromosomes as the test part, e.g. chr8 chr9 (default: a "
+        "random --test-size of the peaks)",
+    )
+    peaks.add_argument("--width", type=int, default=101, help="window length in bp (101)")
+    fit.add_argument(
+        "--no-matches",
+        action="store_true",
+        help="skip the Tomtom comparison with JASPAR (matches.tsv, match labels on the logos)",
+    )
+    fit.add_argument(
+        "-v", "--verbose", action="count", default=1, help="more output (-v: skorch's epoch table)"
+    )
+    fit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    fit.add_argument(
+        "--joblib",
+        action="store_true",
+        help="also write OUTPUT/model.joblib, a pickle (loading one runs code: only load "
+        "those you trust)",
+    )
+    add_estimator_options(fit)
+    add_data_options(fit)
+    fit.set_defaults(run=run)
+
+
+def _read_labelled(path: str):
+    """``(sequences, labels, groups)`` of one file; FASTA holds positives, shuffles are negatives.
+
+    ``groups`` pairs each peak with its shuffled copy (its id without ``_shuf``).
+    """
+
+    from sklearn_deepprune.datasets import load_chipseq, load_fasta
+    from sklearn_deepprune.datasets._io import _peak_ids
+
+    name = Path(path).name.lower().removesuffix(".gz")
+    if name.endswith(FASTA_SUFFIXES):
+        data = load_fasta(path, negatives="shuffle")
+    else:
+        data = load_chipseq(path, negatives="shuffle")
+    return data.sequences, data.target, _peak_ids(data.ids)
+
+
+def _fit_data(args: argparse.Namespace):
+    """``(X_train, y_train, X_test, y_test, note)``: ``note`` says how a test part was made."""
+    from sklearn_deepprune.datasets._io import split_groups
+    from sklearn_deepprune.experiments import resolve_datasets
+
+    if args.genome is not None:
+        from sklearn_deepprune.datasets import load_peaks
+
+        if args.test is not None:
+            raise ValueError("--test is not for peaks; use --test-chromosomes or --test-size")
+        data = load_peaks(
+            args.data,
+            args.genome,
+            width=args.width,
+            negatives=args.negatives,
+            test_chromosomes=args.test_chromosomes,
+            test_size=args.test_size,
+            random_state=args.seed,
+        )
+        if data.split == "chromosomes":
+            note = f"test part: the windows on {', '.join(data.test_chromosomes)}"
+        else:
+            note = (
+                f"no --test-chromosomes: held out {args.test_size:.0%} of the peaks of "
+                f"{args.data} as the test part (seed {args.seed})"
+            )
+        train, test = data.train, data.test
+        return train.sequences, train.target, test.sequences, test.target, note
+    if args.test_chromosomes is not None or args.negatives != "shuffle":
+        raise ValueError("--negatives and --test-chromosomes are for peaks: give --genome")
+    if Path(args.data).is_file():
+        if is_peak_file(args.data):
+            raise ValueError(f"{args.data} is a file of peaks: give the genome with --genome")
+        X_train, y_train, groups = _read_labelled(args.data)
+        if args.test is None:
+            train, test = split_groups(groups, y_train, args.test_size, args.seed)
+            note = (
+                f"no --test: held out {args.test_size:.0%} of {args.data} as the test part "
+                f"(seed {args.seed}; a peak and its shuffled copy on the same side)"
+            )
+            return X_train[train], y_train[train], X_train[test], y_train[test], note
+        X_test, y_test, _ = _read_labelled(args.test)
+        return X_train, y_train, X_test, y_test, f"test part: {args.test}"
+    if args.test is not None:
+        raise ValueError("--test is only for a single-file DATA; a folder has its own test part")
+    datasets = resolve_datasets(args.data, n_samples=args.n_samples, motif_dir=args.motif_dir)
+    if len(datasets) != 1:
+        names = ", ".join(dataset.name for dataset in datasets[:5])
+        raise ValueError(
+            f"{args.data} holds {len(datasets)} data sets ({names}{', ...' * (len(datasets) > 5)})"
+            "; fit one of them (DeepBind's: deepprune fit DIR/NAME_AC.seq.gz --test "
+            "DIR/NAME_B.seq.gz), or run deepprune sweep on them all"
+        )
+    note = "test part: the data set's own"
+    folder = Path(args.data)
+    if folder.is_dir():
+        from sklearn_deepprune.datasets._chipseq import _find_part_files
+
+        files = _find_part_files(folder)
+        if len(files) == 1:
+            (only,) = files.values()
+            note = f"{folder} has only {only.name}: held out 20% of it as the test part (seed 0)"
+    return (*datasets[0].load(), note)
+
+
+def _match_jaspar(motifs, found: list, output: Path, written: dict):
+    """Tomtom matches of ``found`` in JASPAR, written to ``matches.tsv``; None if unavailable."""
+    try:
+        matches = motifs.compare_motifs(found, "JASPAR")
+    except (ImportError, ValueError) as exc:
+        print(f"deepprune: note: motifs not matched to JASPAR ({exc})", file=sys.stderr)
+        return None
+    matches.to_csv(output / "matches.tsv", sep="\t", index=False)
+    written["matches"] = str(output / "matches.tsv")
+    return matches
+
+
+def _write_motifs(pipeline, X, output: Path, written: dict, match: bool = True) -> None:
+    try:
+        from sklearn_deepprune import motifs
+    except ImportError as exc:
+        print(f"deepprune: note: motifs not written ({exc})", file=sys.stderr)
+        return
+    try:
+        found = motifs.extract_motifs(pipeline, list(X))
+        motifs.to_meme(found, output / "motifs.meme")
+        written["motifs"] = str(output / "motifs.meme")
+        matches = None
+        if match:
+            # Uninformative flanks weaken a match: compare (and draw) the trimmed motifs.
+            found = [_trimmed(motifs, motif) for motif in found]
+            matches = _match_jaspar(motifs, found, output, written)
+        motifs.plot_logos(found, matches, path=output / "logos.png")
+        written["logos"] = str(output / "logos.png")
+    except ImportError as exc:
+        print(f"deepprune: note: motifs not fully written ({exc})", file=sys.stderr)
+
+
+def _trimmed(motifs, motif):
+    try:
+        return motifs.trim(motif)
+    except ValueError:  # no informative position: keep it whole
+        return motif
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train one model on ``args.data`` and write it, its metrics and motifs."""
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
+
+    check_output_folder(Path(args.output))
+    X_train, y_train, X_test, y_test, test_part = _fit_data(args)
+    print(f"deepprune: {test_part}", flush=True)
+    clf = DeepPruneClassifier(
+        n_kernels=args.n_kernels,
+        variant=args.variant,
+        criterion=args.criterion,
+        random_state=args.seed,
+        verbose=0 if args.quiet else args.verbose,
+        **estimator_params(args),
+    )
+    pipeline = make_pipeline(SequenceOneHotEncoder(), clf)
+    start = time.perf_counter()
+    pipeline.fit(X_train, y_train)
+    seconds = time.perf_counter() - start
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    written = {"model": str(save_model(pipeline, output / "model.deepprune"))}
+    if args.joblib:
+        import joblib
+
+        joblib.dump(pipeline, output / "model.joblib")
+        written["joblib"] = str(output / "model.joblib")
+    metrics = {
+        "data": args.data,
+        "n_train": len(y_train),
+        "train_auc": float(pipeline.score(X_train, y_train)),
+        "n_test": None if y_test is None else len(y_test),
+        "test_auc": None if y_test is None else float(pipeline.score(X_test, y_test)),
+        "test_part": test_part,
+        "seconds": seconds,
+        "params": {k: v for k, v in clf.get_params().items() if k != "verbose"},
+        "strand": clf.strand_,
+        "history": _stage_metrics(pipeline, X_test, y_test),
+    }
+    _write_motifs(
+        pipeline, X_train if X_test is None else X_test, output, written, not args.no_matches
+    )
+    metrics["files"] = written
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+    test = "" if y_test is None else f", test AUC {metrics['test_auc']:.4f}"
+    staged = [row for row in metrics["history"] if "test_auc" in row]
+    if len(staged) > 1:
+        print(
+            "test AUC per stage (kernels: AUC): "
+            + ", ".join(f"{row['n_kernels']}: {row['test_auc']:.3f}" for row in staged)
+        )
+    print(
+        f"train AUC {metrics['train_auc']:.4f}{test}; wrote {', '.join(written.values())}, "
+        f"{output / 'metrics.json'}"
+    )
+    return 0
+
+
+def _stage_metrics(pipeline, X_test, y_test) -> list[dict]:
+    """Per stage of the fitted pipeline: its history row, with the test AUC where known."""
+    import math
+
+    from sklearn.metrics import roc_auc_score
+
+    clf = pipeline[-1]
+    keys = ("stage", "n_kernels", "lr", "fine_tuned", "epochs", "best_valid_loss", "valid_auc")
+    rows = []
+    for row in clf.pruning_history_:
+        entry = {key: row[key] for key in keys}
+        if entry["valid_auc"] is not None and math.isnan(entry["valid_auc"]):
+            entry["valid_auc"] = None  # no validation part; JSON has no NaN
+        entry["seconds"] = row["seconds"]
+        rows.append(entry)
+    if y_test is not None:
+        encoded = pipeline[:-1].transform(X_test)
+        for entry, (_, scores) in zip(rows, clf.staged_decision_function(encoded), strict=True):
+            entry["test_auc"] = float(roc_auc_score(y_test, scores))
+    return rows

@@ -1,0 +1,126 @@
+"""Readers and splitters that the data loaders share: text files (plain or
+gzipped) read line by line, shuffled negatives paired with their peaks, and
+splits that keep a group (a peak and its shuffles) on one side."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils import Bunch
+
+from sklearn_deepprune.datasets._shuffle import dinucleotide_shuffle
+
+_SHUFFLE_SUFFIX = "_shuf"
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    """Open plain or gzipped text (told apart by content); any line ends."""
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    # latin-1 decodes any byte, so a stray non-ASCII byte reaches the DNA check
+    # and is reported with its line instead of as a UnicodeDecodeError.
+    if gzipped:
+        return gzip.open(path, "rt", encoding="latin-1", newline=None)
+    return open(path, encoding="latin-1", newline=None)
+
+
+def _numbered_lines(path: Path, part: str | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, stripped line)`` for the non-blank lines.
+
+    A truncated or corrupt gzip file raises a ValueError naming the file (and
+    ``part``, the train or test part of a folder, when given).
+    """
+    with _open_text(path) as handle:
+        lines = enumerate(handle, start=1)
+        while True:
+            try:
+                number, line = next(lines)
+            except StopIteration:
+                return
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                what = f" ({part} part)" if part else ""
+                raise ValueError(
+                    f"{path}{what}: the gzip file is truncated or corrupt ({exc})"
+                ) from exc
+            text = line.strip()
+            if text:
+                yield number, text
+
+
+def _peak_ids(ids) -> np.ndarray:
+    """Each record's peak id: its own, ``_shuf`` removed from a shuffled copy's."""
+    return np.array([i.removesuffix(_SHUFFLE_SUFFIX) for i in np.asarray(ids).tolist()])
+
+
+def _with_shuffled_negatives(part: Bunch, rng: np.random.RandomState) -> Bunch:
+    """The positives of ``part``, each followed by one dinucleotide shuffle of it."""
+    positives = part.target == 1
+    sequences = part.sequences[positives]
+    ids = part.ids[positives]
+    shuffled = dinucleotide_shuffle(list(sequences), random_state=rng)
+    n = len(sequences)
+    # Interleaved (not appended) so that any contiguous slice stays balanced.
+    all_sequences = np.empty(2 * n, dtype=sequences.dtype)
+    all_sequences[0::2], all_sequences[1::2] = sequences, shuffled
+    all_ids = np.empty(2 * n, dtype=f"U{max((len(i) for i in ids), default=0) + 5}")
+    all_ids[0::2], all_ids[1::2] = ids, np.char.add(ids, _SHUFFLE_SUFFIX)
+    return Bunch(sequences=all_sequences, target=np.tile([1, 0], n), ids=all_ids)
+
+
+def split_groups(
+    groups: np.ndarray,
+    target: np.ndarray,
+    test_size: float,
+    random_state: int | np.random.RandomState | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split records into train and test, keeping each group on one side.
+
+    Groups (e.g. a peak and its shuffled copy) are split stratified by their
+    highest label, so that pairs of a positive and its negative stay together
+    and both parts get positives.
+
+    Parameters
+    ----------
+    groups : ndarray of shape (n,)
+        The group of each record.
+    target : ndarray of shape (n,)
+        Binary labels.
+    test_size : float
+        Fraction of the groups in the test part, in (0, 1).
+    random_state : int, RandomState instance or None
+        Seed of the split.
+
+    Returns
+    -------
+    train, test : ndarray of int
+        Sorted record indices.
+
+    Raises
+    ------
+    ValueError
+        If there are too few groups of a label to split.
+    """
+    unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    label = np.zeros(len(unique), dtype=int)
+    np.maximum.at(label, inverse, np.asarray(target, dtype=int))
+    stratify = label if np.unique(label).size > 1 and np.bincount(label).min() > 1 else None
+    try:
+        _, test_groups = train_test_split(
+            np.arange(len(unique)),
+            test_size=test_size,
+            stratify=stratify,
+            random_state=random_state,
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot hold out a test part of {len(unique)} groups with test_size={test_size}: "
+            f"{exc}"
+        ) from None
+    in_test = np.isin(inverse, test_groups)
+    return np.flatnonzero(~in_test), np.flatnonzero(in_test)

@@ -51,6 +51,7 @@ def test_errors_are_one_line(argv, code, message, tmp_path, capsys):
     assert message in err
 
 
+@pytest.mark.slow
 def test_simulate_fit_sweep_report(tmp_path, capsys):
     data = tmp_path / "sim"
     assert main(["simulate", "2", "-o", str(data), "--n-samples", "120", "--length", "40"]) == 0

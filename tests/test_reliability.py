@@ -131,6 +131,7 @@ def _run_cli(*argv, script=None):
     )
 
 
+@pytest.mark.slow
 def test_cli_fit_ctrl_c_exits_130_and_writes_nothing(tmp_path):
     sequences, labels = _random_records(60)
     _write_690(tmp_path / "train.data", sequences[:40], labels[:40])

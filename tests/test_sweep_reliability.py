@@ -481,6 +481,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_cli_sweep_interrupted_exits_130(toy_arrays, tmp_path):
     sequences, labels = toy_arrays
     data = _write_folder(tmp_path / "SET", sequences, labels)

@@ -221,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
     from sklearn.pipeline import make_pipeline
 
     from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
+    from sklearn_deepprune.cli.report import command_line
+    from sklearn_deepprune.experiments import fit_report_data, write_fit_report
 
     check_output_folder(Path(args.output))
     X_train, y_train, X_test, y_test, test_part = _fit_data(args)
@@ -256,12 +258,18 @@ def run(args: argparse.Namespace) -> int:
         "params": {k: v for k, v in clf.get_params().items() if k != "verbose"},
         "strand": clf.strand_,
         "history": _stage_metrics(pipeline, X_test, y_test),
+        "report": fit_report_data(
+            pipeline, X_train, y_train, X_test, y_test, vars(args), command_line(args)
+        ),
     }
     _write_motifs(
         pipeline, X_train if X_test is None else X_test, output, written, not args.no_matches
     )
     metrics["files"] = written
+    written["report"] = str(output / "report.html")  # the page, made from the folder below
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+    for problem in write_fit_report(output, matches=not args.no_matches)[1]:
+        print(f"deepprune: note: report.html: {problem}", file=sys.stderr)
     test = "" if y_test is None else f", test AUC {metrics['test_auc']:.4f}"
     staged = [row for row in metrics["history"] if "test_auc" in row]
     if len(staged) > 1:

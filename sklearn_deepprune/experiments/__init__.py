@@ -6,6 +6,8 @@ fit so that an interrupted sweep resumes where it stopped. The statistics
 compare Deepprune with the baseline per data set (win fraction, one-sided
 Wilcoxon signed-rank test), and the figures redraw the paper's Figures 2/3
 (AUC against kernel count), 4 (criteria) and 6 (paired AUC differences).
+:func:`write_fit_report` and :func:`write_sweep_report` put a fitted model or
+a sweep's report on one self-contained HTML page.
 
 Needs the ``experiments`` extra (pandas, pyarrow, matplotlib); Dask needs
 the ``dask`` extra.
@@ -16,6 +18,11 @@ from sklearn_deepprune.experiments._figures import (
     plot_auc_vs_kernels,
     plot_criteria,
     plot_paired_differences,
+)
+from sklearn_deepprune.experiments._html import (
+    fit_report_data,
+    write_fit_report,
+    write_sweep_report,
 )
 from sklearn_deepprune.experiments._report import write_report
 from sklearn_deepprune.experiments._statistics import (
@@ -37,6 +44,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "SweepDataset",
     "compare_variants",
+    "fit_report_data",
     "load_results",
     "paired_differences",
     "plot_auc_vs_kernels",
@@ -46,5 +54,7 @@ __all__ = [
     "resolve_datasets",
     "run_sweep",
     "summarize",
+    "write_fit_report",
     "write_report",
+    "write_sweep_report",
 ]

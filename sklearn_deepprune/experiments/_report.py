@@ -10,6 +10,7 @@ from sklearn_deepprune.experiments._figures import (
     plot_criteria,
     plot_paired_differences,
 )
+from sklearn_deepprune.experiments._html import write_sweep_report
 from sklearn_deepprune.experiments._statistics import compare_variants, summarize
 from sklearn_deepprune.experiments._sweep import NO_CRITERION
 
@@ -26,8 +27,9 @@ def write_report(
     Files: ``summary.csv`` (:func:`summarize`), ``comparison.csv``
     (:func:`compare_variants`, when both variants are present),
     ``auc_vs_kernels.png`` (Figures 2/3), ``criteria.png`` (Figure 4, when
-    several criteria were run) and ``paired_differences.png`` (Figure 6, at
-    the smallest kernel count both variants have).
+    several criteria were run), ``paired_differences.png`` (Figure 6, at
+    the smallest kernel count both variants have) and ``report.html``, all
+    of them on one self-contained page (:func:`write_sweep_report`).
 
     Parameters
     ----------
@@ -69,4 +71,5 @@ def write_report(
     for name, figure in figures.items():
         written[name] = output / f"{name}.png"
         figure.savefig(written[name], dpi=120)
+    written["html"], _ = write_sweep_report(output)
     return written

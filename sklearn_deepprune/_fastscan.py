@@ -485,3 +485,235 @@ def _weight_grad(codes, positions, grad, n_channels, kernel_size):  # pragma: no
                     if code < n_channels:
                         out[k, code, j] += g
     return out
+
+
+# -- mean pooling (``pooling="max_avg"``) -------------------------------------
+
+
+def scan_mean(
+    codes: np.ndarray,
+    table: np.ndarray,
+    n_channels: int,
+    kernel_size: int,
+    group: int,
+    n_strands: int,
+    activation: int,
+    slope: float,
+    cap: float,
+    n_threads: int = 1,
+) -> np.ndarray:
+    """Each kernel's mean activation over positions (the better strand at each position).
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n, L), uint8
+        Base codes (see :func:`one_hot_codes`).
+    table : ndarray of shape (n_blocks * (C + 1)**g, S * K)
+        The look-up table of the scanned kernels (forward ones, then reverse ones).
+    n_channels, kernel_size, group : int
+        ``C``, ``w`` and ``g``.
+    n_strands : int
+        ``S``.
+    activation : int
+        As for :func:`head`.
+    slope, cap : float
+        As for :func:`head`.
+    n_threads : int, default=1
+        Threads to use (split over sequences; each sequence's sum is one thread's).
+
+    Returns
+    -------
+    ndarray of shape (n, K)
+        ``mean_l act(max_s score[s, k, l])``, in the table's dtype.
+    """
+    n, length = codes.shape
+    means = np.empty((n, table.shape[1] // n_strands), table.dtype)
+    parts = _parts(n, n * length * table.shape[1], n_threads, _MIN_SPLIT_SCAN)
+    _run(
+        _scan_mean,
+        parts,
+        lambda a, b: (
+            codes[a:b],
+            table,
+            n_channels,
+            kernel_size,
+            group,
+            n_strands,
+            activation,
+            slope,
+            cap,
+            means[a:b],
+        ),
+    )
+    return means
+
+
+def mean_table_grad(
+    codes: np.ndarray,
+    table: np.ndarray,
+    grad: np.ndarray,
+    n_channels: int,
+    kernel_size: int,
+    group: int,
+    n_strands: int,
+    activation: int,
+    slope: float,
+    cap: float,
+    n_threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of ``sum_nk grad[n, k] * mean[n, k]`` (:func:`scan_mean`) w.r.t. the table.
+
+    Every window of every kernel has a gradient here (unlike after the
+    maximum): ``grad[n, k] / L`` times the activation's slope at the window,
+    on the better strand (ties share it, as autograd's maximum does).
+
+    Parameters
+    ----------
+    codes, table, n_channels, kernel_size, group, n_strands, activation, slope, cap
+        As for :func:`scan_mean`.
+    grad : ndarray of shape (n, K)
+        Gradient with respect to the means, in the table's dtype.
+    n_threads : int, default=1
+        Threads to use (split over kernels, so the result does not depend on
+        them, bit for bit).
+
+    Returns
+    -------
+    grad_table : ndarray of the table's shape
+        Gradient with respect to each table entry (the bias excluded).
+    grad_bias : ndarray of shape (S * K,)
+        Gradient with respect to the scanned kernels' biases.
+    """
+    n, length = codes.shape
+    n_kernels = table.shape[1] // n_strands
+    parts = _parts(n_kernels, n * length * table.shape[1], n_threads, _MIN_SPLIT_SCAN)
+    results = _run(
+        _mean_table_grad,
+        parts,
+        lambda a, b: (
+            codes,
+            table,
+            grad,
+            n_channels,
+            kernel_size,
+            group,
+            n_strands,
+            activation,
+            slope,
+            cap,
+            a,
+            b,
+        ),
+    )
+    # Each part holds (rows, S, its kernels): put the kernels back in order.
+    grad_table = np.concatenate([r[0] for r in results], axis=2).reshape(table.shape)
+    grad_bias = np.concatenate([r[1] for r in results], axis=1).reshape(-1)
+    return grad_table, grad_bias
+
+
+@njit(cache=True, nogil=True)
+def _activate_one(value, activation, slope, cap):  # pragma: no cover - compiled
+    if activation == 0:
+        return value if value > 0 else value * 0
+    leaky = value if value > 0 else value * slope
+    return leaky if leaky <= cap else cap
+
+
+@njit(cache=True, nogil=True)
+def _activation_slope(value, activation, slope, cap):  # pragma: no cover - compiled
+    """d act / d value, as autograd's backward of ``relu`` or ``clamp(leaky_relu)``."""
+    one = slope / slope
+    if activation == 0:
+        return one if value > 0 else one * 0
+    leaky = value if value > 0 else value * slope
+    if not leaky <= cap:
+        return one * 0
+    return one if value > 0 else slope
+
+
+@njit(cache=True, nogil=True)
+def _scan_mean(
+    codes, table, n_channels, kernel_size, group, n_strands, activation, slope, cap, means
+):  # pragma: no cover - compiled
+    """:func:`scan_mean` of a part of the sequences, into ``means``."""
+    n, length = codes.shape
+    n_columns = table.shape[1]
+    n_kernels = n_columns // n_strands
+    block_rows = (n_channels + 1) ** group
+    n_blocks = (kernel_size + group - 1) // group
+    span = length + (n_blocks - 1) * group
+    padded = np.empty(span + group - 1, np.int32)
+    gmer = np.empty(span, np.int32)
+    acc = np.empty(n_columns, table.dtype)
+    slope = table.dtype.type(slope)
+    cap = table.dtype.type(cap)
+    for i in range(n):
+        _gmers(codes[i], n_channels, kernel_size, group, padded, gmer)
+        total = means[i]
+        total[:] = 0
+        for pos in range(length):
+            row = gmer[pos]
+            for c in range(n_columns):
+                acc[c] = table[row, c]
+            for b in range(1, n_blocks):
+                row = b * block_rows + gmer[pos + b * group]
+                for c in range(n_columns):
+                    acc[c] += table[row, c]
+            for k in range(n_kernels):
+                value = acc[k]
+                for s in range(1, n_strands):
+                    value = max(value, acc[s * n_kernels + k])
+                total[k] += _activate_one(value, activation, slope, cap)
+        for k in range(n_kernels):
+            total[k] /= length
+
+
+@njit(cache=True, nogil=True)
+def _mean_table_grad(
+    codes, table, grad, n_channels, kernel_size, group, n_strands, activation, slope, cap, k0, k1
+):  # pragma: no cover - compiled
+    """:func:`mean_table_grad` for kernels ``k0 .. k1 - 1``: ``(rows, S, k1 - k0)``, ``(S, .)``."""
+    n, length = codes.shape
+    n_kernels = table.shape[1] // n_strands
+    width = k1 - k0
+    block_rows = (n_channels + 1) ** group
+    n_blocks = (kernel_size + group - 1) // group
+    span = length + (n_blocks - 1) * group
+    padded = np.empty(span + group - 1, np.int32)
+    gmer = np.empty(span, np.int32)
+    rows = np.empty(n_blocks, np.int64)
+    values = np.empty(n_strands, table.dtype)
+    out = np.zeros((table.shape[0], n_strands, width), table.dtype)
+    out_bias = np.zeros((n_strands, width), table.dtype)
+    slope = table.dtype.type(slope)
+    cap = table.dtype.type(cap)
+    for i in range(n):
+        _gmers(codes[i], n_channels, kernel_size, group, padded, gmer)
+        for pos in range(length):
+            for b in range(n_blocks):
+                rows[b] = b * block_rows + gmer[pos + b * group]
+            for k in range(k0, k1):
+                g = grad[i, k]
+                if g == 0:
+                    continue
+                best = table.dtype.type(0)
+                for s in range(n_strands):
+                    column = s * n_kernels + k
+                    v = table[rows[0], column]
+                    for b in range(1, n_blocks):
+                        v += table[rows[b], column]
+                    values[s] = v
+                    if s == 0 or v > best:
+                        best = v
+                count = 0
+                for s in range(n_strands):
+                    count += values[s] == best
+                share = g / length * _activation_slope(best, activation, slope, cap)
+                if n_strands > 1:
+                    share = share / count
+                for s in range(n_strands):
+                    if values[s] == best:
+                        for b in range(n_blocks):
+                            out[rows[b], s, k - k0] += share
+                        out_bias[s, k - k0] += share
+    return out, out_bias

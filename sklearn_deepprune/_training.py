@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from sklearn_deepprune import network
+from sklearn_deepprune import _meanpool, network
 from sklearn_deepprune.network import (
     ACTIVATIONS,
     LEAKY_CAP,
@@ -209,16 +209,25 @@ def fused_step(
             torch.from_numpy(a)
             for a in fast.head(raw.numpy(), module.n_strands, activation, LEAKY_SLOPE, LEAKY_CAP)
         )
-        logits = F.linear(scores, dense.weight, dense.bias).squeeze(1)
+        features = scores
+        if module.pooling == "max_avg":
+            mean = _meanpool._fused_mean(
+                codes, scan_weight, scan_bias, module.n_strands, module.activation
+            )
+            if mean is None:
+                return None
+            features = torch.cat([scores, mean[0]], dim=1)
+        logits = F.linear(features, dense.weight, dense.bias).squeeze(1)
         loss = F.binary_cross_entropy_with_logits(logits, y)
         # Backward, as autograd runs it: the loss (mean), the dense layer (addmm), ...
         grad_logits = (torch.sigmoid(logits) - y).div_(n).unsqueeze(1)
-        grad_dense_weight = grad_logits.t().mm(scores)
+        grad_dense_weight = grad_logits.t().mm(features)
         grad_dense_bias = grad_logits.sum(dim=[0], keepdim=True).view(1)
+        dense_weight = dense.weight.detach()[0]
         # ... the activation and the maximum over strands (ties share the gradient), ...
         grad = fast.head_backward(
             grad_logits.numpy()[:, 0],
-            dense.weight.detach().numpy()[0],
+            dense_weight[:n_kernels].contiguous().numpy(),
             raw.numpy(),
             best.numpy(),
             activation,
@@ -230,9 +239,26 @@ def fused_step(
             codes, positions, grad, module.in_channels, module.kernel_size
         )
         grad_bias = torch.from_numpy(grad).sum(dim=0)
-        if module.strand == "both":
-            grad_weight = grad_weight[:n_kernels] + grad_weight[n_kernels:].flip(1, 2)
-            grad_bias = grad_bias[:n_kernels] + grad_bias[n_kernels:]
+        if module.pooling == "max_avg":
+            # The mean's share reaches every window (the numba backward of _ScanMean).
+            grad_mean = grad_logits.mm(dense_weight[n_kernels:].unsqueeze(0))
+            mean_weight, mean_bias = _meanpool.mean_weight_grad(
+                codes,
+                mean[1],
+                mean[2],
+                grad_mean,
+                scan_weight.shape,
+                module.n_strands,
+                module.activation,
+            )
+        else:
+            mean_weight = mean_bias = None
+        grad_weight, grad_bias = _fold_strands(module, grad_weight, grad_bias)
+        if mean_weight is not None:
+            # Added after each is folded, in the order autograd sums the two uses of the
+            # kernels, so the result stays bit-identical.
+            mean_weight, mean_bias = _fold_strands(module, mean_weight, mean_bias)
+            grad_weight, grad_bias = grad_weight + mean_weight, grad_bias + mean_bias
         for parameter, value in (
             (weight, grad_weight),
             (bias, grad_bias),
@@ -244,6 +270,17 @@ def fused_step(
             else:
                 parameter.grad += value
     return loss, logits
+
+
+def _fold_strands(module, grad_weight, grad_bias):
+    """Gradients of the scanned kernels ``(S * K, ...)`` onto the kernels ``(K, ...)``."""
+    if module.strand != "both":
+        return grad_weight, grad_bias
+    n_kernels = module.n_kernels
+    return (
+        grad_weight[:n_kernels] + grad_weight[n_kernels:].flip(1, 2),
+        grad_bias[:n_kernels] + grad_bias[n_kernels:],
+    )
 
 
 class DeepPruneNet(NeuralNetBinaryClassifier):

@@ -27,6 +27,7 @@ from sklearn_deepprune._guards import noting_interrupts
 from sklearn_deepprune._training import DeepPruneNet, Sequences, batches
 from sklearn_deepprune.network import (
     ACTIVATIONS,
+    POOLINGS,
     SCANNERS,
     STRANDS,
     MotifScanNet,
@@ -149,6 +150,14 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         other input. Measured on 15 ChIP-seq sets at 4 kernels, both strands
         raised the mean test AUC from 0.868 to 0.894 (see the user guide's
         Results). The strand used is in ``strand_``.
+    pooling : {"max", "max_avg"}, default="max"
+        How each kernel's activations are pooled over positions for the
+        dense layer. ``"max"`` (the paper): its best score ``u_k``.
+        ``"max_avg"`` (DeepBind's pooling): also its mean activation over
+        positions ``a_k``, which counts weak sites and sequence composition;
+        each kernel is still one motif, with two dense weights
+        (``dense_weight_`` and ``dense_mean_weight_``). See the user guide's
+        "The network".
     scanner : str, default="auto"
         How the network computes the motif scan (see
         :class:`~sklearn_deepprune.network.MotifScanNet`); ``"auto"`` picks the
@@ -189,7 +198,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     kernel_bias_ : ndarray of shape (n_kernels,)
         Their biases.
     dense_weight_ : ndarray of shape (n_kernels,)
-        The dense weight of each final kernel.
+        The dense weight of each final kernel's best score ``u_k``.
+    dense_mean_weight_ : ndarray of shape (n_kernels,)
+        The dense weight of each final kernel's mean activation ``a_k``
+        (``pooling="max_avg"``); zeros with ``pooling="max"``. The logit is
+        ``sum_k dense_weight_[k] u_k + dense_mean_weight_[k] a_k + bias``.
     pruning_history_ : PruningHistory
         One dict per stage (see :class:`PruningHistory`); ``to_frame()`` gives
         a DataFrame.
@@ -237,6 +250,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "strand": [StrOptions({"auto", *STRANDS})],
+        "pooling": [StrOptions(set(POOLINGS))],
         "scanner": [StrOptions({"auto", *SCANNERS})],
         "device": [str],
         "random_state": ["random_state"],
@@ -259,6 +273,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         activation="leaky_capped",
         strand="auto",
+        pooling="max",
         scanner="auto",
         device="cpu",
         random_state=None,
@@ -278,6 +293,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.activation = activation
         self.strand = strand
+        self.pooling = pooling
         self.scanner = scanner
         self.device = device
         self.random_state = random_state
@@ -324,6 +340,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             self._scanner(),
             activation=self.activation,
             strand=self._strand(in_channels),
+            pooling=self.pooling,
         )
 
     def _strand(self, in_channels: int) -> str:
@@ -488,6 +505,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.kernels_ = module.conv.weight.detach().cpu().numpy().copy()
         self.kernel_bias_ = module.conv.bias.detach().cpu().numpy().copy()
         self.dense_weight_ = _dense_weight(module)
+        self.dense_mean_weight_ = _dense_mean_weight(module)
         return self
 
     def _fit_stages(self, X, y_train, data, valid):
@@ -537,6 +555,8 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
 
     def _importance(self, module, X, y_train, data, valid) -> np.ndarray:
         """The criterion's kernel importance; ``"ablation"`` judges on the validation part."""
+        if module.pooling != "max":
+            return self._pooled_importance(module, X, y_train, data, valid)
         if self.criterion == "ablation":
             part = data if valid is None else valid
             labels = part.dataset.y[part.indices]
@@ -545,6 +565,31 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             return CRITERIA["ablation"](_dense_weight(module), scores, labels, bias=bias)
         scores = _batched(module.kernel_scores, X, data.indices)
         return CRITERIA[self.criterion](_dense_weight(module), scores, y_train)
+
+    def _pooled_importance(self, module, X, y_train, data, valid) -> np.ndarray:
+        """:meth:`_importance` where each kernel has several pooled features.
+
+        The criteria see each kernel's contribution to the logit, ``w_k u_k +
+        v_k a_k``, as its score with a dense weight of 1 (``"ablation"``,
+        ``"score_weight"``), its max score ``u_k`` (``"score"``), or the sum
+        ``|w_k| + |v_k|`` of its weights' sizes (``"weight"``).
+        """
+        part = data if valid is None or self.criterion != "ablation" else valid
+        features = _batched(module.features, X, part.indices)
+        n_kernels = module.n_kernels
+        weights = module.dense.weight.detach().cpu().numpy()[0].reshape(-1, n_kernels)
+        features = features.reshape(len(features), -1, n_kernels)
+        contribution = (features * weights).sum(axis=1)
+        ones = np.ones(n_kernels)
+        if self.criterion == "ablation":
+            labels = part.dataset.y[part.indices]
+            bias = float(module.dense.bias.detach().cpu()[0])
+            return CRITERIA["ablation"](ones, contribution, labels, bias=bias)
+        if self.criterion == "weight":
+            return CRITERIA["weight"](np.abs(weights).sum(axis=0))
+        if self.criterion == "score":
+            return CRITERIA["score"](None, features[:, 0], y_train)
+        return CRITERIA[self.criterion](ones, contribution, y_train)
 
     # -- prediction ----------------------------------------------------------
 
@@ -699,8 +744,16 @@ def _proba(logits: np.ndarray) -> np.ndarray:
 
 
 def _dense_weight(module: MotifScanNet) -> np.ndarray:
-    """The dense weight of each kernel, as a new ``(K,)`` array."""
-    return module.dense.weight.detach().cpu().numpy()[0].copy()
+    """The dense weight of each kernel's max score ``u_k``, as a new ``(K,)`` array."""
+    return module.dense.weight.detach().cpu().numpy()[0, : module.n_kernels].copy()
+
+
+def _dense_mean_weight(module: MotifScanNet) -> np.ndarray:
+    """The dense weight of each kernel's mean activation ``a_k`` (zeros for max pooling)."""
+    weight = module.dense.weight.detach().cpu().numpy()[0]
+    if module.n_pools == 1:
+        return np.zeros(module.n_kernels, dtype=weight.dtype)
+    return weight[module.n_kernels :].copy()
 
 
 def _cpu_state(module: nn.Module) -> dict:

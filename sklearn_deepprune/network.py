@@ -518,6 +518,10 @@ ACTIVATIONS = ("relu", "leaky_capped")
 #: Which strands a kernel reads: the given sequence only, or it and its reverse complement.
 STRANDS = ("forward", "both")
 
+#: How a kernel's activations are pooled over positions: their maximum (the paper), or
+#: their maximum and their mean (DeepBind; see :mod:`sklearn_deepprune._meanpool`).
+POOLINGS = ("max", "max_avg")
+
 
 def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
     """Apply a kernel activation.
@@ -594,13 +598,19 @@ class MotifScanNet(nn.Module):
         reverse-complemented copy scans the sequence, sharing its weights),
         and its score is the maximum over both strands. Needs one-hot DNA in
         A, C, G, T order (``in_channels=4``).
+    pooling : {"max", "max_avg"}, default="max"
+        ``"max"`` (the paper): each kernel gives the dense layer its best
+        score ``u_k``. ``"max_avg"`` (DeepBind): also its mean activation over
+        positions ``a_k``, with a second dense weight (see
+        :meth:`features`).
 
     Attributes
     ----------
     conv : torch.nn.Conv1d
         Holds the kernels ``(K, C, w)`` and their biases.
     dense : torch.nn.Linear
-        The output layer ``K -> 1``.
+        The output layer ``P * K -> 1`` (``P = 1`` for ``"max"``, 2 for
+        ``"max_avg"``: the weights of ``u`` first, then those of ``a``).
     """
 
     def __init__(
@@ -611,8 +621,11 @@ class MotifScanNet(nn.Module):
         scanner: str = "conv",
         activation: str = "relu",
         strand: str = "forward",
+        pooling: str = "max",
     ):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}; got {pooling!r}")
         if scanner not in SCANNERS:
             raise ValueError(f"scanner must be one of {SCANNERS}; got {scanner!r}")
         if activation not in ACTIVATIONS:
@@ -627,11 +640,17 @@ class MotifScanNet(nn.Module):
         self.scanner = scanner
         self.activation = activation
         self.strand = strand
+        self.pooling = pooling
         self.n_kernels = n_kernels
         self.kernel_size = kernel_size
         self.in_channels = in_channels
         self.conv = nn.Conv1d(in_channels, n_kernels, kernel_size)
-        self.dense = nn.Linear(n_kernels, 1)
+        self.dense = nn.Linear(n_kernels * self.n_pools, 1)
+
+    @property
+    def n_pools(self) -> int:
+        """Features per kernel: 1 for ``pooling="max"``, 2 for ``"max_avg"``."""
+        return 2 if self.pooling == "max_avg" else 1
 
     @property
     def n_strands(self) -> int:
@@ -729,6 +748,29 @@ class MotifScanNet(nn.Module):
             raw = raw.view(raw.shape[0], 2, self.n_kernels).amax(dim=1)
         return activate(raw, self.activation)
 
+    def features(self, X: torch.Tensor) -> torch.Tensor:
+        """What the dense layer reads: ``(n, P * K)``.
+
+        ``u`` (:meth:`kernel_scores`) for ``pooling="max"``; ``[u, a]`` for
+        ``"max_avg"``, ``a_k`` the mean activation of kernel ``k`` over
+        positions (the better strand at each), ``mean_l act(z_kl)``.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, C, L)
+            Input.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, P * K)
+        """
+        scores = self.kernel_scores(X)
+        if self.pooling == "max":
+            return scores
+        from sklearn_deepprune._meanpool import mean_scores
+
+        return torch.cat([scores, mean_scores(self, X)], dim=1)
+
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Logit of P(bound).
 
@@ -742,4 +784,4 @@ class MotifScanNet(nn.Module):
         torch.Tensor of shape (n,)
             The logits.
         """
-        return self.dense(self.kernel_scores(X)).squeeze(1)
+        return self.dense(self.features(X)).squeeze(1)

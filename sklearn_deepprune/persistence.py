@@ -88,6 +88,10 @@ _REQUIRED = {
     },
 }
 
+# DeepPruneClassifier parameters added after the first file layout, with the value that
+# every model saved before them had.
+_PARAMS_BEFORE_THEY_EXISTED = {"pooling": "max"}
+
 # The keys of an estimator's entry in the manifest.
 _ENTRY_KEYS = {"class", "params", "fitted", "net", "stage_states"}
 
@@ -349,6 +353,10 @@ def _decode_estimator(entry: Any, where: str, reader: _Reader, device: str | Non
             f"{where}: this version of {cls.__name__} has no parameter {', '.join(unknown)}; "
             "the file comes from a newer sklearn-deepprune"
         )
+    if cls is DeepPruneClassifier:
+        # Files written before a parameter existed hold models that had its old value.
+        for name, value in _PARAMS_BEFORE_THEY_EXISTED.items():
+            params.setdefault(name, value)
     estimator = cls(**params)
     if device is not None and "device" in params:
         estimator.set_params(device=device)
@@ -366,6 +374,8 @@ def _decode_estimator(entry: Any, where: str, reader: _Reader, device: str | Non
         setattr(estimator, key, value)
     if cls is DeepPruneClassifier:
         _rebuild_net(estimator, entry, where, reader)
+        if not hasattr(estimator, "dense_mean_weight_"):  # saved before mean pooling existed
+            estimator.dense_mean_weight_ = np.zeros_like(estimator.dense_weight_)
     return estimator
 
 

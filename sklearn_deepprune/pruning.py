@@ -215,11 +215,14 @@ def shrink_network(module: MotifScanNet, keep) -> MotifScanNet:
         module.scanner,
         activation=module.activation,
         strand=module.strand,
+        pooling=module.pooling,
     )
     smaller.to(device=module.conv.weight.device, dtype=module.conv.weight.dtype)
+    # The dense layer holds one block of K weights per pooling (max, then mean).
+    columns = torch.cat([keep + p * module.n_kernels for p in range(module.n_pools)])
     with torch.no_grad():
         smaller.conv.weight.copy_(module.conv.weight[keep])
         smaller.conv.bias.copy_(module.conv.bias[keep])
-        smaller.dense.weight.copy_(module.dense.weight[:, keep])
+        smaller.dense.weight.copy_(module.dense.weight[:, columns])
         smaller.dense.bias.copy_(module.dense.bias)
     return smaller

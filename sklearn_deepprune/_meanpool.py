@@ -1,0 +1,126 @@
+"""Mean pooling of the kernels' activations, DeepBind's second pooling (``pooling="max_avg"``).
+
+DeepBind pools each kernel's activations over positions both by their
+maximum and by their average; the average counts weak sites and sequence
+composition, which a single maximum cannot. With ``pooling="max_avg"`` a
+:class:`~sklearn_deepprune.network.MotifScanNet` feeds the dense layer both:
+``u_k = act(max_l z_kl)`` and ``a_k = mean_l act(z_kl)``, where ``z_kl`` is
+kernel ``k``'s score at position ``l`` (the better strand at that position
+with ``strand="both"``). Each kernel is still one motif, now with two dense
+weights.
+
+On CPU with numba and one-hot input, :class:`_ScanMean` computes ``a`` with
+the look-up table of the ``"scan"`` scanner
+(:func:`sklearn_deepprune._fastscan.scan_mean`) and its gradient with
+respect to the kernels without any ``(n, K, L)`` block in memory
+(:func:`~sklearn_deepprune._fastscan.mean_table_grad`); elsewhere the plain
+torch formulation (conv1d, activation, mean) runs with autograd. Both are the
+same function up to float rounding (tested).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sklearn_deepprune import network
+
+
+def conv_mean_scores(module, X: torch.Tensor) -> torch.Tensor:
+    """``mean_l act(max_s z_skl)`` ``(n, K)`` by conv1d, with autograd (any input)."""
+    return module.activations(X).mean(dim=2)
+
+
+def _fused_mean(codes, weight, bias, n_strands: int, activation: str):
+    """``(means, table, group)`` by the numba kernels, or None where they do not apply."""
+    K, C, w = weight.shape
+    fast = network._fast_module()
+    group = network._group_size(C, w)
+    table, finite = fast.lookup_table(weight.detach().numpy(), bias.detach().numpy(), group)
+    if not finite:
+        return None
+    means = fast.scan_mean(
+        codes.numpy(),
+        table,
+        C,
+        w,
+        group,
+        n_strands,
+        network.ACTIVATIONS.index(activation),
+        network.LEAKY_SLOPE,
+        network.LEAKY_CAP,
+        network._scan_threads(),
+    )
+    return torch.from_numpy(means), table, group
+
+
+def mean_weight_grad(codes, table, group, grad, weight_shape, n_strands, activation):
+    """Gradients ``(S * K, C, w)`` and ``(S * K,)`` of ``sum grad * means`` (numba)."""
+    K, C, w = weight_shape
+    grad = grad.contiguous().numpy() if isinstance(grad, torch.Tensor) else grad
+    grad_table, grad_bias = network._FAST.mean_table_grad(
+        codes.numpy(),
+        table,
+        grad.astype(table.dtype, copy=False),
+        C,
+        w,
+        group,
+        n_strands,
+        network.ACTIVATIONS.index(activation),
+        network.LEAKY_SLOPE,
+        network.LEAKY_CAP,
+        network._scan_threads(),
+    )
+    grad_weight = network._table_to_weight_grad(
+        torch.from_numpy(grad_table).reshape(-1), weight_shape, group
+    )
+    return grad_weight.contiguous(), torch.from_numpy(grad_bias)
+
+
+class _ScanMean(torch.autograd.Function):
+    """``mean_l act(max_s z)`` of a one-hot batch given as base codes, with its backward."""
+
+    @staticmethod
+    def forward(ctx, codes, weight, bias, n_strands, activation, fused):
+        means, table, group = fused
+        ctx.saved = (codes, table, group, weight.shape, n_strands, activation)
+        return means.to(weight.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        codes, table, group, shape, n_strands, activation = ctx.saved
+        grad_weight, grad_bias = mean_weight_grad(
+            codes, table, group, grad, shape, n_strands, activation
+        )
+        return None, grad_weight, grad_bias, None, None, None
+
+
+def mean_scores(module, X: torch.Tensor) -> torch.Tensor:
+    """Each kernel's mean activation over positions, ``(n, K)``.
+
+    The numba path for one-hot CPU batches with the ``"scan"`` scanners, the
+    conv1d formulation otherwise; both differentiable with respect to the
+    kernels.
+
+    Parameters
+    ----------
+    module : MotifScanNet
+        The network.
+    X : torch.Tensor of shape (n, C, L)
+        Input.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, K)
+        ``mean_l act(z_kl)``, ``z`` the better strand's score at each position.
+    """
+    if module.scanner != "conv" and not X.requires_grad:
+        weight, bias = module._scan_parameters()
+        found = network._fused_codes(X, weight)
+        if found is not None:
+            fused = _fused_mean(found[1], weight, bias, module.n_strands, module.activation)
+            if fused is not None:
+                n_strands, activation = module.n_strands, module.activation
+                if torch.is_grad_enabled() and weight.requires_grad:
+                    return _ScanMean.apply(found[1], weight, bias, n_strands, activation, fused)
+                return fused[0].to(weight.dtype)
+    return conv_mean_scores(module, X)

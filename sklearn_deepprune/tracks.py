@@ -1,0 +1,951 @@
+"""Genome-wide binding maps: a fitted model scanned along whole chromosomes.
+
+:func:`scan_genome` slides the model's input window along a genome and
+writes what a genome browser shows:
+
+* the **binding track**: the model's probability (and logit) for the window
+  centred at every ``step``-th position, exactly what ``predict_proba`` gives
+  for that window (N outside the chromosome), as bigWig;
+* optionally each kernel's **kernel track**: the kernel's pooled score
+  ``u_k`` of the same windows (what the dense layer reads), as bigWig;
+* the **sites**: every kernel window whose score has a p-value of at most
+  ``p_value`` under the genome's base composition (FIMO's definition,
+  computed by FIMO's dynamic programming), as a sorted, bgzipped and
+  tabix-indexed BED.
+
+The kernels' scores are computed once per position of a chunk (compiled, see
+:mod:`sklearn_deepprune._trackscan`); a window's maximum over its positions
+is a sliding maximum, its mean a difference of cumulative sums, so the cost
+per base does not grow with the window. Chromosomes are cut into chunks that
+overlap by one window, so every window is whole in some chunk; chunks run on
+threads, or on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
+
+from sklearn_deepprune._guards import write_atomic
+from sklearn_deepprune._optional import import_optional
+from sklearn_deepprune.encoding import ALPHABET
+
+__all__ = ["DEFAULT_STEP", "SCAN_FILES", "kernel_score_pvalues", "scan_genome"]
+
+#: Default distance in bp between track values: 10 bp keeps a human genome's
+#: binding track (3.1 Gb, 310 million values) near 1 GB of bigWig.
+DEFAULT_STEP = 10
+
+#: The files a scan writes into its output folder (``kernel_K.bw`` with kernel tracks).
+SCAN_FILES = ("binding.bw", "sites.bed.gz", "sites.bed.gz.tbi", "scan.json")
+
+# Score bins of the p-value dynamic programming over a kernel's whole score range.
+_PVALUE_BINS = 10_000
+# Bytes per chunk for the scan's arrays (several chunks run at once, one per thread).
+_CHUNK_BYTES = 192 << 20
+_MAX_CHUNK = 1 << 21
+# The poolings scan_genome knows: what each pools over a window, in the dense layer's order.
+_POOLS = {"max": ("max",), "max_avg": ("max", "mean")}
+_ACTIVATIONS = ("relu", "leaky_capped")
+_CODE_OF_BYTE = np.full(256, 4, dtype=np.uint8)
+for _i, _base in enumerate(ALPHABET):
+    _CODE_OF_BYTE[ord(_base)] = _CODE_OF_BYTE[ord(_base.lower())] = _i
+_SITE_HEADER = "#chrom\tstart\tend\tname\tscore\tstrand\tkernel_score\tp_value\n"
+
+
+# -- the model -------------------------------------------------------------------
+
+
+def _load(model: Any) -> tuple[Any, list[str] | None, str]:
+    """The fitted model, kernel names from a fit folder's matches.tsv (or None), a label."""
+    if not isinstance(model, (str, os.PathLike)):
+        return model, None, type(model).__name__
+    from sklearn_deepprune.persistence import load_model
+
+    path = Path(model)
+    names = None
+    if path.is_dir():
+        folder, path = path, path / "model.deepprune"
+        if not path.is_file():
+            raise ValueError(
+                f"{folder} holds no model.deepprune (the model file 'deepprune fit' writes)"
+            )
+        if (folder / "matches.tsv").is_file():
+            names = _match_names(folder / "matches.tsv")
+    return load_model(path), names, str(path)
+
+
+def _match_names(path: Path) -> dict[str, str]:
+    """Each query's best target from a fit folder's Tomtom matches (queries ``kernel_K``)."""
+    pd = import_optional("pandas", "genome", "scan_genome")
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if not {"query", "target_name"} <= set(table.columns):
+        return {}
+    return table.drop_duplicates("query").set_index("query")["target_name"].to_dict()
+
+
+def _kernel_names(n_kernels: int, matches: dict[str, str] | None) -> list[str]:
+    """``kernel_K``, or ``kernel_K:NAME`` with the kernel's best JASPAR match."""
+    names = [f"kernel_{k}" for k in range(n_kernels)]
+    best = matches or {}
+    names = [f"{name}:{best[name]}" if best.get(name) else name for name in names]
+    return ["_".join(name.split()) for name in names]
+
+
+def _split_model(model: Any, window: int | None):
+    """``(classifier, N column weights (4,), window length)`` of a fitted DNA model."""
+    from sklearn_deepprune.classifier import DeepPruneClassifier
+    from sklearn_deepprune.encoding import SequenceOneHotEncoder
+
+    steps = [step for _, step in model.steps] if isinstance(model, Pipeline) else [model]
+    classifier = steps[-1]
+    if not isinstance(classifier, DeepPruneClassifier) or len(steps) > 2:
+        raise TypeError(
+            "scan_genome needs a fitted DeepPruneClassifier or a pipeline "
+            "SequenceOneHotEncoder -> DeepPruneClassifier; got "
+            + " -> ".join(type(step).__name__ for step in steps)
+        )
+    check_is_fitted(classifier)
+    module = classifier.net_.module_
+    if module.in_channels != len(ALPHABET):
+        raise ValueError(
+            f"the model reads input with {module.in_channels} channel(s), not one-hot DNA "
+            f"({len(ALPHABET)} channels, {ALPHABET}): it cannot scan a genome"
+        )
+    unknown = np.zeros(4)
+    if len(steps) == 2:
+        encoder = steps[0]
+        if not isinstance(encoder, SequenceOneHotEncoder):
+            raise TypeError(
+                f"scan_genome needs a pipeline SequenceOneHotEncoder -> DeepPruneClassifier; "
+                f"its first step is a {type(encoder).__name__}"
+            )
+        check_is_fitted(encoder)
+        if encoder.unknown == "uniform":
+            unknown = np.full(4, 0.25)
+        window = int(encoder.length_) if window is None else window
+    if window is None:
+        raise ValueError(
+            "a bare DeepPruneClassifier has no input length: give window= (the bp it reads)"
+        )
+    if int(window) != window or window < module.kernel_size:
+        raise ValueError(
+            f"window must be an integer of at least the kernel width {module.kernel_size}; "
+            f"got {window!r}"
+        )
+    return classifier, unknown, int(window)
+
+
+def _pools(module) -> tuple[str, ...]:
+    """What the network pools each kernel's activations by over a window (its ``pooling``)."""
+    pooling = getattr(module, "pooling", "max")
+    if pooling not in _POOLS:
+        raise ValueError(f"scan_genome cannot compute pooling={pooling!r} (knows {list(_POOLS)})")
+    return _POOLS[pooling]
+
+
+@dataclass
+class _Plan:
+    """Everything a chunk needs, small and picklable (sent to Dask workers)."""
+
+    columns: np.ndarray  # (w, 5, S * K) float32: per-column weights of A, C, G, T, N
+    table: np.ndarray  # g-mer look-up table of the columns, bias in block 0
+    cutoffs: np.ndarray  # (S * K,) float32: the lowest score of a site
+    n_kernels: int
+    activation: int
+    slope: float
+    cap: float
+    pools: tuple[str, ...]
+    dense_weight: np.ndarray  # (P * K,) float32
+    dense_bias: float
+    window: int
+    step: int
+    kernel_tracks: bool
+
+    @property
+    def width(self) -> int:
+        return self.columns.shape[0]
+
+
+def _columns(module, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column weights ``(w, 5, S * K)`` of the scanned kernels, and their biases."""
+    weight, bias = module._scan_parameters()
+    weight = weight.detach().cpu().double().numpy()  # (S * K, 4, w)
+    bias = bias.detach().cpu().double().numpy()
+    columns = np.empty((weight.shape[2], 5, weight.shape[0]))
+    columns[:, :4] = weight.transpose(2, 1, 0)
+    columns[:, 4] = np.einsum("c,kcw->wk", unknown, weight)
+    return columns, bias
+
+
+def _activation_id(module) -> tuple[int, float, float]:
+    from sklearn_deepprune.network import LEAKY_CAP, LEAKY_SLOPE
+
+    return _ACTIVATIONS.index(module.activation), LEAKY_SLOPE, LEAKY_CAP
+
+
+def _activate(x: np.ndarray, plan: _Plan) -> np.ndarray:
+    if plan.activation == 0:
+        return np.maximum(x, np.float32(0))
+    return np.minimum(np.where(x > 0, x, x * np.float32(plan.slope)), np.float32(plan.cap))
+
+
+def _window_features(plan: _Plan, maxima: np.ndarray, means: np.ndarray | None) -> np.ndarray:
+    """The dense layer's input ``(m, P * K)`` from each window's pooled kernel scores.
+
+    ``maxima`` are the best raw scores over the window's positions and
+    strands, ``means`` the mean activations; the network's pooling
+    (:func:`_pools`) says which go in, in its order.
+    """
+    pooled = {"max": lambda: _activate(maxima, plan), "mean": lambda: means}
+    return np.concatenate([pooled[pool]() for pool in plan.pools], axis=1)
+
+
+# -- p-values --------------------------------------------------------------------
+
+
+def _score_table(
+    columns: np.ndarray, bias: float, background: np.ndarray, bin_size: float | None
+) -> tuple[float, int, np.ndarray]:
+    """``(bin size, smallest bin, P(S >= bin))`` of one kernel-strand ``(w, 4)``."""
+    from sklearn_deepprune import _trackscan
+
+    if bin_size is None:
+        spread = float((columns.max(axis=1) - columns.min(axis=1)).sum())
+        bin_size = spread / _PVALUE_BINS if spread > 0 else 1.0
+    binned = np.round(columns / bin_size).astype(np.int64)
+    low = np.concatenate([[0], np.cumsum(binned.min(axis=1))])
+    high = np.concatenate([[0], np.cumsum(binned.max(axis=1))])
+    smallest = int(low.min())
+    size = int(high.max()) - smallest + 1
+    tail = _trackscan.survival(binned, np.asarray(background, np.float64), smallest, size)
+    return bin_size, smallest, tail
+
+
+def kernel_score_pvalues(
+    kernel: np.ndarray,
+    scores: np.ndarray,
+    background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
+    *,
+    bias: float = 0.0,
+    bin_size: float | None = None,
+) -> np.ndarray:
+    """P-values of kernel scores under a background base composition, as FIMO computes them.
+
+    The score of a window is ``bias + sum_j kernel[j, b_j]``; its p-value is
+    the probability that a random window, bases drawn independently from
+    ``background``, scores at least as high. As in FIMO, each column's
+    scores are rounded to multiples of ``bin_size`` and the distribution of
+    their sum is computed exactly by dynamic programming over the bins; a
+    score is looked up in its bin.
+
+    Parameters
+    ----------
+    kernel : array-like of shape (w, 4)
+        Column scores (e.g. a network kernel transposed, or a PWM's log-odds),
+        columns A, C, G, T.
+    scores : array-like
+        Scores to give p-values.
+    background : sequence of 4 float, default=uniform
+        Base probabilities (A, C, G, T); normalised to sum to 1.
+    bias : float, default=0.0
+        Added to every window's score.
+    bin_size : float or None, default=None
+        Score bin width; ``None``: the kernel's score range over 10,000 bins.
+
+    Returns
+    -------
+    ndarray of float64
+        The p-values, the shape of ``scores``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_deepprune.tracks import kernel_score_pvalues
+    >>> kernel = np.eye(4)[[0, 1, 2]]  # +1 for A, C, G at positions 0, 1, 2
+    >>> float(kernel_score_pvalues(kernel, 3.0)[()])  # ACG: 1 / 64
+    0.015625
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 2 or kernel.shape[1] != 4:
+        raise ValueError(f"kernel must have shape (w, 4); got {kernel.shape}")
+    background = _check_background(background)
+    bin_size, smallest, tail = _score_table(kernel, 0.0, background, bin_size)
+    return _lookup_pvalues(np.asarray(scores, dtype=np.float64) - bias, bin_size, smallest, tail)
+
+
+def _lookup_pvalues(scores, bin_size, smallest, tail) -> np.ndarray:
+    """``P(S >= score)`` from a survival table; a score past the top bin gets the top bin's."""
+    index = np.round(scores / bin_size).astype(np.int64) - smallest
+    return tail[np.clip(index, 0, len(tail) - 1)]
+
+
+def _check_background(background) -> np.ndarray:
+    background = np.asarray(background, dtype=np.float64)
+    if background.shape != (4,) or not np.isfinite(background).all() or (background < 0).any():
+        raise ValueError(f"background must be 4 non-negative base frequencies; got {background}")
+    if background.sum() <= 0:
+        raise ValueError("background has no base (all frequencies are zero)")
+    return background / background.sum()
+
+
+@dataclass
+class _PValues:
+    """Each kernel-strand's score-to-p-value table."""
+
+    bias: np.ndarray
+    bins: list[tuple[float, int, np.ndarray]]
+
+    def __call__(self, lane: np.ndarray, score: np.ndarray) -> np.ndarray:
+        out = np.empty(len(score), dtype=np.float64)
+        for k, (bin_size, smallest, tail) in enumerate(self.bins):
+            mine = lane == k
+            out[mine] = _lookup_pvalues(score[mine] - self.bias[k], bin_size, smallest, tail)
+        return out
+
+    def cutoffs(self, p_value: float) -> np.ndarray:
+        """The lowest score whose p-value can be at most ``p_value``, per kernel-strand."""
+        cut = np.full(len(self.bins), np.inf, dtype=np.float32)
+        for k, (bin_size, smallest, tail) in enumerate(self.bins):
+            passing = np.flatnonzero(tail <= p_value)
+            if len(passing):
+                lowest = self.bias[k] + (smallest + passing[0] - 0.5) * bin_size
+                cut[k] = np.nextafter(np.float32(lowest), np.float32(-np.inf))
+        return cut
+
+
+# -- the genome --------------------------------------------------------------------
+
+
+def _regions(fasta, genome: Path, regions) -> list[tuple[str, int, int]]:
+    """The intervals to scan, in the genome's chromosome order, merged."""
+    from sklearn_deepprune.datasets._peaks import _check_on_genome, _chrom_sizes, read_intervals
+
+    sizes = _chrom_sizes(fasta)
+    if regions is None:
+        return [(chrom, 0, size) for chrom, size in sizes.items() if size > 0]
+    if isinstance(regions, (str, os.PathLike)):
+        path = Path(regions)
+        table = read_intervals(path)
+        _check_on_genome(table, sizes, path, genome)
+        found = list(zip(table["chrom"], table["start"], table["end"], strict=True))
+    else:
+        found = []
+        for item in regions:
+            chrom, start, end = (item, 0, None) if isinstance(item, str) else item
+            if chrom not in sizes:
+                examples = ", ".join(list(sizes)[:3])
+                raise ValueError(
+                    f"chromosome {chrom!r} is not in the genome {genome} (its chromosomes are "
+                    f"named like {examples})"
+                )
+            end = sizes[chrom] if end is None else end
+            if not 0 <= start <= end <= sizes[chrom]:
+                raise ValueError(f"region {chrom}:{start}-{end} is not inside {chrom}")
+            found.append((chrom, int(start), int(end)))
+    order = {chrom: i for i, chrom in enumerate(sizes)}
+    merged: list[list] = []
+    for chrom, start, end in sorted(found, key=lambda r: (order[r[0]], r[1], r[2])):
+        if end <= start:
+            continue
+        if merged and merged[-1][0] == chrom and start <= merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], int(end))
+        else:
+            merged.append([chrom, int(start), int(end)])
+    if not merged:
+        raise ValueError("no region to scan (all are empty)")
+    return [tuple(r) for r in merged]
+
+
+def _codes(fasta, chrom: str, size: int, lo: int, hi: int) -> np.ndarray:
+    """Base codes of ``chrom[lo:hi]``, 4 for N and for positions outside the chromosome."""
+    codes = np.full(hi - lo, 4, dtype=np.uint8)
+    a, b = max(lo, 0), min(hi, size)
+    if b > a:
+        text = fasta.get_seq(chrom, a + 1, b).encode("ascii", "replace")
+        codes[a - lo : b - lo] = _CODE_OF_BYTE[np.frombuffer(text, dtype=np.uint8)]
+    return codes
+
+
+def _base_counts(genome: Path, chunks: list[_Chunk]) -> np.ndarray:
+    """Counts of A, C, G, T over the bases the chunks own."""
+    from sklearn_deepprune.datasets._peaks import open_genome
+
+    fasta = open_genome(genome)
+    counts = np.zeros(5, dtype=np.int64)
+    for chunk in chunks:
+        codes = _codes(fasta, chunk.chrom, chunk.size, chunk.own_lo, chunk.own_hi)
+        counts += np.bincount(codes, minlength=5)
+    return counts[:4]
+
+
+@dataclass
+class _Chunk:
+    """Bins ``first .. last - 1`` of the region ``[start, end)`` of ``chrom``."""
+
+    chrom: str
+    size: int
+    start: int
+    end: int
+    first: int
+    last: int
+    step: int
+
+    @property
+    def own_lo(self) -> int:
+        return self.start + self.first * self.step
+
+    @property
+    def own_hi(self) -> int:
+        return min(self.start + self.last * self.step, self.end)
+
+
+def _chunks(regions, step: int, bins_per_chunk: int, sizes: dict) -> list[_Chunk]:
+    found = []
+    for chrom, start, end in regions:
+        n_bins = -(-(end - start) // step)
+        for first in range(0, n_bins, bins_per_chunk):
+            last = min(first + bins_per_chunk, n_bins)
+            found.append(_Chunk(chrom, sizes[chrom], start, end, first, last, step))
+    return found
+
+
+# -- one chunk -----------------------------------------------------------------------
+
+
+def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
+    """Track values and sites of one chunk (runs on a thread or a Dask worker)."""
+    from sklearn_deepprune import _trackscan
+    from sklearn_deepprune.datasets._peaks import open_genome
+
+    w, length, step = plan.width, plan.window, plan.step
+    left, right = (w - 1) // 2, w - 1 - (w - 1) // 2
+    lo_bin = chunk.start + np.arange(chunk.first, chunk.last, dtype=np.int64) * step
+    hi_bin = np.minimum(lo_bin + step, chunk.end)
+    centre = (lo_bin + hi_bin - 1) // 2
+    window_start = centre - length // 2
+    site_lo, site_hi = chunk.own_lo, min(chunk.own_hi, chunk.end - w + 1)
+    seq_lo = min(int(window_start[0]) - left, site_lo)
+    seq_hi = max(int(window_start[-1]) + length + right, site_hi + w - 1)
+    fasta = open_genome(genome)
+    n_blocks = -(-w // _trackscan.GROUP)
+    codes = _codes(fasta, chunk.chrom, chunk.size, seq_lo, seq_hi + n_blocks * 3 - w + 1)
+    keep = codes[centre - seq_lo] < 4
+    empty = {
+        "chrom": chunk.chrom,
+        "start": lo_bin[:0],
+        "end": hi_bin[:0],
+        "logit": np.zeros(0, np.float32),
+        "kernels": np.zeros((0, plan.n_kernels), np.float32),
+        "site_start": np.zeros(0, np.int64),
+        "site_lane": np.zeros(0, np.int64),
+        "site_score": np.zeros(0, np.float32),
+    }
+    if not (codes < 4).any():
+        return empty
+    n = seq_hi - seq_lo - w + 1
+    n_lanes = plan.columns.shape[2]
+    scores = np.empty((n, n_lanes), np.float32)
+    best = np.empty((n, plan.n_kernels), np.float32)
+    capacity = 1024
+    while True:
+        hit_pos = np.empty(capacity, np.int64)
+        hit_lane = np.empty(capacity, np.int64)
+        hit_score = np.empty(capacity, np.float32)
+        n_hits = _trackscan.full_scores(
+            codes,
+            plan.table,
+            w,
+            plan.n_kernels,
+            plan.cutoffs,
+            site_lo - seq_lo,
+            site_hi - seq_lo,
+            scores,
+            best,
+            hit_pos,
+            hit_lane,
+            hit_score,
+        )
+        if n_hits <= capacity:
+            break
+        capacity = n_hits
+    inner = length - w + 1
+    prefix = np.empty_like(best)
+    suffix = np.empty_like(best)
+    _trackscan.running_max(best, inner, prefix, suffix)
+    need_mean = "mean" in plan.pools
+    sums = np.zeros((n + 1 if need_mean else 1, plan.n_kernels), np.float64)
+    if need_mean:
+        _trackscan.activation_sums(best, plan.activation, plan.slope, plan.cap, sums)
+    del best
+    starts = (window_start[keep] - seq_lo).astype(np.int64)
+    maxima = np.empty((len(starts), plan.n_kernels), np.float32)
+    means = np.zeros((len(starts) if need_mean else 0, plan.n_kernels), np.float32)
+    _trackscan.windows(
+        codes,
+        plan.columns,
+        scores,
+        prefix,
+        suffix,
+        sums,
+        starts,
+        length,
+        plan.n_kernels,
+        plan.activation,
+        plan.slope,
+        plan.cap,
+        need_mean,
+        maxima,
+        means,
+    )
+    features = _window_features(plan, maxima, means if need_mean else None)
+    logit = features @ plan.dense_weight + np.float32(plan.dense_bias)
+    empty.update(
+        start=lo_bin[keep],
+        end=hi_bin[keep],
+        logit=logit.astype(np.float32),
+        kernels=features[:, : plan.n_kernels] if plan.kernel_tracks else empty["kernels"],
+        site_start=hit_pos[:n_hits] + seq_lo,
+        site_lane=hit_lane[:n_hits],
+        site_score=hit_score[:n_hits],
+    )
+    return empty
+
+
+# -- outputs ---------------------------------------------------------------------------
+
+
+class _TrackWriter:
+    """A bigWig written in genome order: runs of full bins as fixedStep, the rest bedGraph."""
+
+    def __init__(self, path: Path, sizes: dict[str, int], step: int):
+        pybigwig = import_optional("pyBigWig", "genome", "writing bigWig tracks")
+        self.path = path
+        self.step = step
+        self.file = pybigwig.open(str(path), "w")
+        self.file.addHeader(list(sizes.items()), maxZooms=10)
+
+    def add(self, chrom: str, start: np.ndarray, end: np.ndarray, values: np.ndarray) -> None:
+        if not len(start):
+            return
+        values = values.astype(np.float64)
+        full = (end - start) == self.step
+        breaks = np.flatnonzero((np.diff(start) != self.step) | ~full[1:] | ~full[:-1]) + 1
+        for run in np.split(np.arange(len(start)), breaks):
+            i = run[0]
+            if full[i]:
+                self.file.addEntries(
+                    chrom, int(start[i]), values=values[run], span=self.step, step=self.step
+                )
+            else:
+                self.file.addEntries(
+                    [chrom] * len(run),
+                    start[run].tolist(),
+                    ends=end[run].tolist(),
+                    values=values[run].tolist(),
+                )
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def check_scan_folder(output: str | os.PathLike) -> Path:
+    """Raise a ValueError if ``output`` holds (part of) another scan; return it as a Path.
+
+    Parameters
+    ----------
+    output : str or path-like
+        The output folder of :func:`scan_genome`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output``.
+    """
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"output {output} exists and is not a folder")
+    if output.is_dir():
+        for name in sorted(os.listdir(output)):
+            base = name.removesuffix(".partial")
+            if base in SCAN_FILES or (base.startswith("kernel_") and base.endswith(".bw")):
+                what = "an interrupted scan" if name.endswith(".partial") else "another scan"
+                raise ValueError(
+                    f"output folder {output} holds {what} ({name}); choose a new folder or "
+                    "delete its files"
+                )
+    return output
+
+
+def _write_sites(path: Path, lines: Iterable[str]) -> None:
+    """Bgzip and tabix-index the sorted BED lines into ``path`` (and ``path.tbi``)."""
+    pysam = import_optional("pysam", "genome", "writing the sites BED")
+    plain = path.with_name(path.name.removesuffix(".gz") + ".txt.partial")
+    with open(plain, "w") as handle:
+        handle.write(_SITE_HEADER)
+        handle.writelines(lines)
+    compressed = _partial(path)
+    try:
+        pysam.tabix_compress(str(plain), str(compressed), force=True)
+        pysam.tabix_index(str(compressed), preset="bed", force=True, keep_original=True)
+    finally:
+        plain.unlink(missing_ok=True)
+    index = Path(str(compressed) + ".tbi")
+    os.replace(index, _partial(Path(str(path) + ".tbi")))
+
+
+# -- the scan --------------------------------------------------------------------------
+
+
+def _run_chunks(plan, genome: str, chunks, n_jobs: int, scheduler) -> Iterator[dict]:
+    """The chunks' results in order: on threads here, or on a Dask cluster."""
+    if scheduler is not None:
+        from joblib import Parallel, delayed, parallel_config
+
+        from sklearn_deepprune.experiments._sweep import require
+
+        distributed = require("distributed", extra="dask")
+        client = distributed.Client(scheduler) if isinstance(scheduler, str) else None
+        try:
+            with parallel_config(backend="dask"):
+                yield from Parallel(n_jobs=-1, return_as="generator")(
+                    delayed(_scan_chunk)(plan, genome, chunk) for chunk in chunks
+                )
+        finally:
+            if client is not None:
+                client.close()
+        return
+    if n_jobs == 1:
+        for chunk in chunks:
+            yield _scan_chunk(plan, genome, chunk)
+        return
+    with ThreadPoolExecutor(n_jobs, thread_name_prefix="deepprune-track") as pool:
+        pending = []
+        for chunk in chunks:
+            pending.append(pool.submit(_scan_chunk, plan, genome, chunk))
+            if len(pending) > n_jobs:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+def scan_genome(
+    model: Any,
+    genome: str | os.PathLike,
+    regions: str | os.PathLike | Iterable[Any] | None = None,
+    *,
+    output: str | os.PathLike | None = None,
+    step: int = DEFAULT_STEP,
+    p_value: float = 1e-4,
+    kernel_tracks: bool = False,
+    background: Sequence[float] | None = None,
+    window: int | None = None,
+    n_jobs: int | None = None,
+    scheduler: Any = None,
+    chunk_size: int | None = None,
+    progress: bool = True,
+) -> Bunch:
+    """Scan a genome with a fitted model: binding track, kernel tracks and motif sites.
+
+    Parameters
+    ----------
+    model : Pipeline, DeepPruneClassifier, path to a model file or a ``deepprune fit`` folder
+        A fitted pipeline ``SequenceOneHotEncoder -> DeepPruneClassifier``
+        (the window is the encoder's length, an N is encoded as it encodes
+        one), or a bare classifier (give ``window``; an N reads as zeros). A
+        fit folder's ``matches.tsv`` names the kernels after their best
+        JASPAR match.
+    genome : str or path-like
+        The genome FASTA (plain or bgzip; indexed on first use).
+    regions : None, path to a BED file, or iterable of chromosome names or (chrom, start, end)
+        What to scan: the whole genome (``None``), or these regions (merged).
+    output : str, path-like or None, default=None
+        A folder to write ``binding.bw``, ``kernel_K.bw`` (with
+        ``kernel_tracks``), ``sites.bed.gz`` (+ ``.tbi``) and ``scan.json``
+        into; each file is written as ``NAME.partial`` and renamed when the
+        whole scan is done, ``scan.json`` last. ``None``: return the results
+        in memory instead (for small genomes).
+    step : int, default=10
+        Distance in bp between track values: value ``i`` of a region starting
+        at ``r`` covers ``[r + i step, r + (i + 1) step)`` and is the model's
+        output for the window centred on that bin's middle base (``(start +
+        end - 1) // 2``; the window starts ``window // 2`` before it). A
+        human genome at 10 bp holds 310 million values, about 1 GB of bigWig.
+    p_value : float, default=1e-4
+        Sites are kernel windows (no N, inside the region) whose score has at
+        most this p-value.
+    kernel_tracks : bool, default=False
+        Also each kernel's pooled score ``u_k`` (its best activation over the
+        window) at the same bins.
+    background : sequence of 4 float or None, default=None
+        Base frequencies (A, C, G, T) of the p-values; ``None``: those of the
+        scanned regions.
+    window : int or None, default=None
+        The window length in bp; ``None``: the encoder's length.
+    n_jobs : int or None, default=None
+        Threads that scan chunks at once; ``None``: all cores.
+    scheduler : str, distributed.Client or None, default=None
+        A Dask scheduler address (``"tcp://host:8786"``) or client: the chunks
+        run on the cluster (by joblib's Dask backend, as ``deepprune sweep``
+        runs its fits); every worker reads ``genome`` at the same path.
+    chunk_size : int or None, default=None
+        Bins per chunk; ``None``: as many as about 192 MB of scan arrays hold
+        (at most 2 Mb), whatever the genome's size.
+    progress : bool, default=True
+        Show a progress bar (bp scanned).
+
+    Returns
+    -------
+    :class:`~sklearn.utils.Bunch`
+        ``kernel_names``, ``background`` (base frequencies), ``cutoffs``
+        (each kernel-strand's lowest site score), ``n_bins`` and ``n_sites``;
+        with ``output``, ``files`` (name to path); without it, ``track`` (a
+        DataFrame ``chrom, start, end, probability, logit`` and, with
+        ``kernel_tracks``, one column per kernel) and ``sites`` (a DataFrame
+        with the BED's columns).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a DeepPruneClassifier or such a pipeline.
+    ValueError
+        If the model does not read DNA, a region's chromosome is not in the
+        genome, ``output`` holds another scan, or a parameter is out of range.
+    ImportError
+        If numba (``fast`` extra), pyfaidx, pyBigWig or pysam (``genome``
+        extra) is missing.
+
+    Notes
+    -----
+    The sites' BED has the columns ``chrom, start, end, name`` (the kernel,
+    with its JASPAR match from a fit folder), ``score`` (``-10 log10 p``,
+    at most 1000, for browsers), ``strand`` (``-``: the kernel read the
+    reverse complement), ``kernel_score`` (the kernel's raw score, before
+    the activation) and ``p_value``. A kernel score's p-value is
+    ``P(S >= score)`` for a window of independent bases drawn from
+    ``background``, computed as FIMO does: the distribution of the sum of
+    binned column scores (10,000 bins over the kernel's score range) by
+    dynamic programming.
+
+    Examples
+    --------
+    >>> from sklearn_deepprune.tracks import scan_genome  # doctest: +SKIP
+    >>> found = scan_genome("model/", "hg38.fa", ["chr21"], output="chr21_scan/")  # doctest: +SKIP
+    """
+    import_optional("numba", "fast", "scan_genome")
+    from sklearn_deepprune import _trackscan
+    from sklearn_deepprune.datasets._peaks import _chrom_sizes, open_genome
+
+    tqdm = import_optional("tqdm", "genome", "scan_genome").tqdm
+    if int(step) != step or step < 1:
+        raise ValueError(f"step must be a positive integer; got {step!r}")
+    if not 0 < p_value < 1:
+        raise ValueError(f"p_value must be in (0, 1); got {p_value!r}")
+    if output is not None:
+        output = check_scan_folder(output)
+    model, matches, label = _load(model)
+    classifier, unknown, window = _split_model(model, window)
+    module = classifier.net_.module_
+    pools = _pools(module)
+    genome = Path(genome)
+    fasta = open_genome(genome)
+    sizes = _chrom_sizes(fasta)
+    scanned = _regions(fasta, genome, regions)
+
+    columns, bias = _columns(module, unknown)
+    n_kernels, n_lanes, width = module.n_kernels, columns.shape[2], columns.shape[0]
+    per_bp = 4 * (n_lanes + 3 * n_kernels) + 8 * n_kernels * (len(pools) > 1) + 8
+    if chunk_size is None:
+        bases = min(_MAX_CHUNK, max(4 * window, _CHUNK_BYTES // per_bp))
+        chunk_size = max(1, bases // step)
+    chunks = _chunks(scanned, int(step), int(chunk_size), sizes)
+    if background is None:
+        counts = _base_counts(genome, chunks)
+        if counts.sum() == 0:
+            raise ValueError(f"the regions of {genome} to scan hold no base (all N)")
+        background = counts
+    background = _check_background(background)
+    pvalues = _PValues(
+        bias, [_score_table(columns[:, :4, k], 0.0, background, None) for k in range(n_lanes)]
+    )
+    activation, slope, cap = _activation_id(module)
+    dense = module.dense
+    plan = _Plan(
+        columns=columns.astype(np.float32),
+        table=_trackscan.lookup_table(columns, bias),
+        cutoffs=pvalues.cutoffs(p_value),
+        n_kernels=n_kernels,
+        activation=activation,
+        slope=slope,
+        cap=cap,
+        pools=pools,
+        dense_weight=dense.weight.detach().cpu().numpy()[0].astype(np.float32),
+        dense_bias=float(dense.bias.detach().cpu().numpy()[0]),
+        window=window,
+        step=int(step),
+        kernel_tracks=bool(kernel_tracks),
+    )
+    names = _kernel_names(n_kernels, matches)
+    n_jobs = os.cpu_count() or 1 if n_jobs is None else int(n_jobs)
+
+    files = {}
+    track_writers: dict[str, _TrackWriter] = {}
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        files["binding"] = output / "binding.bw"
+        if kernel_tracks:
+            files.update({f"kernel_{k}": output / f"kernel_{k}.bw" for k in range(n_kernels)})
+        track_writers = {
+            key: _TrackWriter(_partial(path), sizes, plan.step) for key, path in files.items()
+        }
+    frames: list[dict] = []
+    site_lines: list[str] = []
+    site_frames: list[dict] = []
+    n_bins = n_sites = 0
+    strands = np.array(["+", "-"])
+    total = sum(c.own_hi - c.own_lo for c in chunks)
+    try:
+        with tqdm(
+            total=total, unit="bp", unit_scale=True, desc="scan", disable=not progress
+        ) as bar:
+            for chunk, found in zip(
+                chunks, _run_chunks(plan, str(genome), chunks, n_jobs, scheduler), strict=True
+            ):
+                probability = 1.0 / (1.0 + np.exp(-found["logit"].astype(np.float64)))
+                n_bins += len(probability)
+                site = _chunk_sites(found, pvalues, p_value, n_kernels, width, names, strands)
+                n_sites += len(site["start"])
+                if output is not None:
+                    track_writers["binding"].add(
+                        found["chrom"], found["start"], found["end"], probability
+                    )
+                    for k in range(n_kernels if kernel_tracks else 0):
+                        track_writers[f"kernel_{k}"].add(
+                            found["chrom"], found["start"], found["end"], found["kernels"][:, k]
+                        )
+                    site_lines.extend(_bed_lines(found["chrom"], site))
+                else:
+                    frames.append({**found, "probability": probability})
+                    site_frames.append({"chrom": found["chrom"], **site})
+                bar.update(chunk.own_hi - chunk.own_lo)
+        result = Bunch(
+            kernel_names=names,
+            background=background,
+            cutoffs=plan.cutoffs,
+            n_bins=n_bins,
+            n_sites=n_sites,
+        )
+        if output is None:
+            result.track, result.sites = _frames(frames, site_frames, names, kernel_tracks)
+            return result
+        for writer in track_writers.values():
+            writer.close()
+        track_writers = {}
+        _write_sites(output / "sites.bed.gz", site_lines)
+        for path in files.values():
+            os.replace(_partial(path), path)
+        files["sites"] = output / "sites.bed.gz"
+        files["sites_index"] = output / "sites.bed.gz.tbi"
+        for path in (files["sites"], files["sites_index"]):
+            os.replace(_partial(path), path)
+        settings = {
+            "model": label,
+            "genome": str(genome),
+            "regions": [list(r) for r in scanned],
+            "step": int(step),
+            "window": window,
+            "p_value": p_value,
+            "background": dict(zip(ALPHABET, background.round(6).tolist(), strict=True)),
+            "kernel_names": names,
+            "n_bins": n_bins,
+            "n_sites": n_sites,
+            "files": sorted(path.name for path in files.values()),
+        }
+        files["scan"] = write_atomic(
+            output / "scan.json", (json.dumps(settings, indent=1) + "\n").encode()
+        )
+        result.files = {key: str(path) for key, path in files.items()}
+        return result
+    finally:
+        for writer in track_writers.values():
+            writer.close()
+        if output is not None:
+            for name in os.listdir(output):
+                if name.endswith(".partial") and not (output / "scan.json").exists():
+                    (output / name).unlink(missing_ok=True)
+
+
+def _chunk_sites(found, pvalues: _PValues, p_value, n_kernels, width, names, strands) -> dict:
+    """The chunk's sites with p-values, sorted by start, strand and kernel."""
+    lane, score = found["site_lane"], found["site_score"].astype(np.float64)
+    p = pvalues(lane, score)
+    keep = p <= p_value
+    lane, score, p, start = lane[keep], score[keep], p[keep], found["site_start"][keep]
+    kernel, strand = lane % n_kernels, lane // n_kernels
+    order = np.lexsort((strand, kernel, start))
+    return {
+        "start": start[order],
+        "end": start[order] + width,
+        "name": np.asarray(names, dtype=object)[kernel[order]],
+        "score": np.minimum(1000, np.round(-10 * np.log10(p[order]))).astype(np.int64),
+        "strand": strands[strand[order]],
+        "kernel_score": score[order],
+        "p_value": p[order],
+    }
+
+
+def _bed_lines(chrom: str, site: dict) -> Iterator[str]:
+    for start, end, name, score, strand, raw, p in zip(
+        site["start"],
+        site["end"],
+        site["name"],
+        site["score"],
+        site["strand"],
+        site["kernel_score"],
+        site["p_value"],
+        strict=True,
+    ):
+        yield f"{chrom}\t{start}\t{end}\t{name}\t{score}\t{strand}\t{raw:.6g}\t{p:.4g}\n"
+
+
+def _frames(frames, site_frames, names, kernel_tracks):
+    pd = import_optional("pandas", "genome", "scan_genome")
+    track = pd.DataFrame(
+        {
+            "chrom": np.concatenate(
+                [np.full(len(f["start"]), f["chrom"], dtype=object) for f in frames]
+            ),
+            "start": np.concatenate([f["start"] for f in frames]),
+            "end": np.concatenate([f["end"] for f in frames]),
+            "probability": np.concatenate([f["probability"] for f in frames]),
+            "logit": np.concatenate([f["logit"] for f in frames]),
+        }
+    )
+    if kernel_tracks:
+        kernels = np.concatenate([f["kernels"] for f in frames])
+        for k, name in enumerate(names):
+            track[name] = kernels[:, k]
+    columns = ["start", "end", "name", "score", "strand", "kernel_score", "p_value"]
+    sites = pd.DataFrame(
+        {
+            "chrom": np.concatenate(
+                [np.full(len(f["start"]), f["chrom"], dtype=object) for f in site_frames]
+            ),
+            **{c: np.concatenate([f[c] for f in site_frames]) for c in columns},
+        }
+    )
+    return track, sites

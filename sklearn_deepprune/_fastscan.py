@@ -605,30 +605,33 @@ def mean_table_grad(
             b,
         ),
     )
-    # Each part holds (rows, S, its kernels): put the kernels back in order.
-    grad_table = np.concatenate([r[0] for r in results], axis=2).reshape(table.shape)
-    grad_bias = np.concatenate([r[1] for r in results], axis=1).reshape(-1)
+    # Each part holds (rows, S * its kernels), strand by strand: put the kernels back in order.
+    rows = table.shape[0]
+    grad_table = np.concatenate(
+        [r[0].reshape(rows, n_strands, -1) for r in results], axis=2
+    ).reshape(table.shape)
+    grad_bias = np.concatenate([r[1].reshape(n_strands, -1) for r in results], axis=1)
+    grad_bias = grad_bias.reshape(-1)
     return grad_table, grad_bias
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _activate_one(value, activation, slope, cap):  # pragma: no cover - compiled
+    """``relu`` (``activation == 0``) or ``min(leaky_relu, cap)`` of one value, branch-free."""
     if activation == 0:
-        return value if value > 0 else value * 0
-    leaky = value if value > 0 else value * slope
-    return leaky if leaky <= cap else cap
+        return max(value, value * 0)
+    return min(max(value, value * slope), cap)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _activation_slope(value, activation, slope, cap):  # pragma: no cover - compiled
     """d act / d value, as autograd's backward of ``relu`` or ``clamp(leaky_relu)``."""
     one = slope / slope
+    positive = one * (value > 0)
     if activation == 0:
-        return one if value > 0 else one * 0
-    leaky = value if value > 0 else value * slope
-    if not leaky <= cap:
-        return one * 0
-    return one if value > 0 else slope
+        return positive
+    leaky = max(value, value * slope)
+    return (positive + (one - positive) * slope) * (leaky <= cap)
 
 
 @njit(cache=True, nogil=True)
@@ -672,48 +675,60 @@ def _scan_mean(
 def _mean_table_grad(
     codes, table, grad, n_channels, kernel_size, group, n_strands, activation, slope, cap, k0, k1
 ):  # pragma: no cover - compiled
-    """:func:`mean_table_grad` for kernels ``k0 .. k1 - 1``: ``(rows, S, k1 - k0)``, ``(S, .)``."""
+    """:func:`mean_table_grad` for kernels ``k0 .. k1 - 1``: ``(rows, S * (k1 - k0))``, ``(.,)``.
+
+    Position by position as the forward scan: the scores of the part's
+    columns summed from the table, each window's share of the gradient, then
+    that share added onto the window's table rows, along contiguous rows.
+    """
     n, length = codes.shape
     n_kernels = table.shape[1] // n_strands
     width = k1 - k0
+    columns = n_strands * width
     block_rows = (n_channels + 1) ** group
     n_blocks = (kernel_size + group - 1) // group
     span = length + (n_blocks - 1) * group
     padded = np.empty(span + group - 1, np.int32)
     gmer = np.empty(span, np.int32)
-    rows = np.empty(n_blocks, np.int64)
-    values = np.empty(n_strands, table.dtype)
-    out = np.zeros((table.shape[0], n_strands, width), table.dtype)
-    out_bias = np.zeros((n_strands, width), table.dtype)
+    acc = np.empty(columns, table.dtype)
+    share = np.empty(columns, table.dtype)
+    scale = np.empty(width, table.dtype)
+    out = np.zeros((table.shape[0], columns), table.dtype)
+    out_bias = np.zeros(columns, table.dtype)
     slope = table.dtype.type(slope)
     cap = table.dtype.type(cap)
+    zero = table.dtype.type(0)
     for i in range(n):
+        for k in range(width):
+            scale[k] = grad[i, k0 + k] / length
         _gmers(codes[i], n_channels, kernel_size, group, padded, gmer)
         for pos in range(length):
+            for s in range(n_strands):
+                first = s * n_kernels + k0
+                part = acc[s * width : (s + 1) * width]
+                row = table[gmer[pos]]
+                for k in range(width):
+                    part[k] = row[first + k]
+                for b in range(1, n_blocks):
+                    row = table[b * block_rows + gmer[pos + b * group]]
+                    for k in range(width):
+                        part[k] += row[first + k]
+            if n_strands == 1:
+                for k in range(width):
+                    share[k] = scale[k] * _activation_slope(acc[k], activation, slope, cap)
+            else:  # the better strand takes the gradient; a tie shares it (as autograd's max)
+                for k in range(width):
+                    forward, reverse = acc[k], acc[width + k]
+                    best = max(forward, reverse)
+                    g = scale[k] * _activation_slope(best, activation, slope, cap)
+                    if forward == reverse:
+                        g = g / 2
+                    share[k] = g if forward == best else zero
+                    share[width + k] = g if reverse == best else zero
+            for c in range(columns):
+                out_bias[c] += share[c]
             for b in range(n_blocks):
-                rows[b] = b * block_rows + gmer[pos + b * group]
-            for k in range(k0, k1):
-                g = grad[i, k]
-                if g == 0:
-                    continue
-                best = table.dtype.type(0)
-                for s in range(n_strands):
-                    column = s * n_kernels + k
-                    v = table[rows[0], column]
-                    for b in range(1, n_blocks):
-                        v += table[rows[b], column]
-                    values[s] = v
-                    if s == 0 or v > best:
-                        best = v
-                count = 0
-                for s in range(n_strands):
-                    count += values[s] == best
-                share = g / length * _activation_slope(best, activation, slope, cap)
-                if n_strands > 1:
-                    share = share / count
-                for s in range(n_strands):
-                    if values[s] == best:
-                        for b in range(n_blocks):
-                            out[rows[b], s, k - k0] += share
-                        out_bias[s, k - k0] += share
+                row = out[b * block_rows + gmer[pos + b * group]]
+                for c in range(columns):
+                    row[c] += share[c]
     return out, out_bias

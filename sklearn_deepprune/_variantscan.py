@@ -1,0 +1,214 @@
+"""The compiled scan of :func:`sklearn_deepprune.variants.score_variants` (numba, imported lazily).
+
+For each variant the kernels scan its REF window in full and its ALT window
+only where it differs: a window whose bases are the same in both alleles
+has the same score, so only the positions whose kernel-wide window overlaps
+the first-to-last differing base are scanned again (``kernel_size``
+positions for an SNV); the rest of the ALT maximum comes from the REF
+profile. The window scores are sums of the look-up table rows of
+:func:`sklearn_deepprune._fastscan.lookup_table`, as in the fused scan of
+the network, and each window is read on every scanned kernel (forward
+kernels, then reverse-complemented ones) in one pass.
+
+Base codes: 0-3 are A, C, G, T; 4 is the encoder's ``N`` (a fifth
+"channel" of the table holding what an ``N`` column contributes); 5 is the
+all-zero 'same' padding outside the window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sklearn_deepprune._fastscan import _gmers, _parts, _run
+
+# Work (variants x positions x kernels) below which a call stays on one thread.
+_MIN_SPLIT = 1 << 15
+
+
+def scan_pairs(
+    ref: np.ndarray,
+    alt: np.ndarray,
+    table: np.ndarray,
+    kernel_size: int,
+    group: int,
+    n_strands: int,
+    mean: tuple[int, float, float] | None = None,
+    n_threads: int = 1,
+) -> tuple[np.ndarray, ...]:
+    """Each scanned kernel's best window score and its first position, in both windows.
+
+    Parameters
+    ----------
+    ref, alt : ndarray of shape (n, L), uint8
+        Base codes of the REF and ALT windows (0-4, see the module docstring).
+    table : ndarray of shape (n_blocks * 6**g, S * K), float32 or float64
+        :func:`sklearn_deepprune._fastscan.lookup_table` of the scanned
+        kernels (forward ones, then reverse ones) extended by the ``N``
+        channel (5 channels).
+    kernel_size, group : int
+        ``w`` and ``g``.
+    n_strands : int
+        ``S``.
+    mean : tuple of (int, float, float) or None, default=None
+        Also each kernel's mean activation over positions (the better strand
+        at each), for ``pooling="max_avg"``: the activation (0 for ReLU, 1
+        for the leaky capped one, as in :func:`sklearn_deepprune._fastscan.head`),
+        its slope and its cap.
+    n_threads : int, default=1
+        Threads to use.
+
+    Returns
+    -------
+    ref_best, ref_pos, alt_best, alt_pos : ndarray of shape (n, S * K)
+        The maximum over positions of each scanned kernel's (pre-activation)
+        score and its first position, for each window.
+    ref_mean, alt_mean : ndarray of shape (n, K)
+        With ``mean``: each kernel's mean activation (otherwise zeros).
+    """
+    n, length = ref.shape
+    n_scanned = table.shape[1]
+    n_kernels = n_scanned // n_strands
+    out = []
+    for _ in range(2):
+        out += [np.empty((n, n_scanned), table.dtype), np.empty((n, n_scanned), np.int32)]
+    out += [np.zeros((n, n_kernels), table.dtype), np.zeros((n, n_kernels), table.dtype)]
+    activation, slope, cap = (-1, 0.0, 0.0) if mean is None else mean
+    parts = _parts(n, n * length * n_scanned, n_threads, _MIN_SPLIT)
+    _run(
+        _scan_pairs,
+        parts,
+        lambda a, b: (
+            ref[a:b],
+            alt[a:b],
+            table,
+            kernel_size,
+            group,
+            n_strands,
+            activation,
+            slope,
+            cap,
+            *(x[a:b] for x in out),
+        ),
+    )
+    return tuple(out)
+
+
+@njit(cache=True, nogil=True)
+def _window_scores(gmer, table, block_rows, n_blocks, group, first, last, profile):
+    """Scores of the windows at positions ``first..last`` into ``profile`` rows."""
+    n_scanned = table.shape[1]
+    for pos in range(first, last + 1):
+        row = gmer[pos]
+        acc = profile[pos]
+        for k in range(n_scanned):
+            acc[k] = table[row, k]
+        for b in range(1, n_blocks):
+            row = b * block_rows + gmer[pos + b * group]
+            for k in range(n_scanned):
+                acc[k] += table[row, k]
+
+
+@njit(cache=True, nogil=True)
+def _running_max(profile, first, last, best, where, started):
+    """Fold positions ``first..last`` of ``profile`` into ``best``/``where`` (first maximum)."""
+    n_scanned = profile.shape[1]
+    for pos in range(first, last + 1):
+        if not started:
+            for k in range(n_scanned):
+                best[k] = profile[pos, k]
+                where[k] = pos
+            started = True
+            continue
+        for k in range(n_scanned):
+            if profile[pos, k] > best[k]:
+                best[k] = profile[pos, k]
+                where[k] = pos
+    return started
+
+
+@njit(cache=True, nogil=True)
+def _activated_sum(profile, first, last, n_strands, activation, slope, cap, out):
+    """Add ``act(max_s profile[l, s * K + k])`` over positions ``first..last`` to ``out[k]``."""
+    n_kernels = out.shape[0]
+    slope = profile.dtype.type(slope)
+    cap = profile.dtype.type(cap)
+    for pos in range(first, last + 1):
+        for k in range(n_kernels):
+            value = profile[pos, k]
+            for s in range(1, n_strands):
+                other = profile[pos, s * n_kernels + k]
+                if other > value:
+                    value = other
+            if activation == 0:
+                value = value if value > 0 else 0
+            else:
+                value = value if value > 0 else value * slope
+                value = value if value <= cap else cap
+            out[k] += value
+
+
+@njit(cache=True, nogil=True)
+def _scan_pairs(
+    ref,
+    alt,
+    table,
+    kernel_size,
+    group,
+    n_strands,
+    activation,
+    slope,
+    cap,
+    ref_best,
+    ref_pos,
+    alt_best,
+    alt_pos,
+    ref_mean,
+    alt_mean,
+):  # pragma: no cover - compiled
+    """:func:`scan_pairs` of a part, into the output arrays."""
+    n, length = ref.shape
+    n_scanned = table.shape[1]
+    n_channels = 5  # A, C, G, T and N; code 5 is the padding
+    block_rows = (n_channels + 1) ** group
+    n_blocks = (kernel_size + group - 1) // group
+    span = length + (n_blocks - 1) * group
+    left = (kernel_size - 1) // 2
+    padded = np.empty(span + group - 1, np.int32)
+    gmer = np.empty(span, np.int32)
+    profile = np.empty((length, n_scanned), table.dtype)
+    changed = np.empty((length, n_scanned), table.dtype)
+    for i in range(n):
+        _gmers(ref[i], n_channels, kernel_size, group, padded, gmer)
+        _window_scores(gmer, table, block_rows, n_blocks, group, 0, length - 1, profile)
+        _running_max(profile, 0, length - 1, ref_best[i], ref_pos[i], False)
+        if activation >= 0:
+            _activated_sum(profile, 0, length - 1, n_strands, activation, slope, cap, ref_mean[i])
+            ref_mean[i] /= length
+        first, last = -1, -1
+        for q in range(length):
+            if ref[i, q] != alt[i, q]:
+                if first < 0:
+                    first = q
+                last = q
+        if first < 0:  # the same window: the same scores
+            alt_best[i] = ref_best[i]
+            alt_pos[i] = ref_pos[i]
+            alt_mean[i] = ref_mean[i]
+            continue
+        # Windows at positions lo..hi overlap the changed bases first..last.
+        lo = max(0, first + left - kernel_size + 1)
+        hi = min(length - 1, last + left)
+        _gmers(alt[i], n_channels, kernel_size, group, padded, gmer)
+        _window_scores(gmer, table, block_rows, n_blocks, group, lo, hi, changed)
+        started = _running_max(profile, 0, lo - 1, alt_best[i], alt_pos[i], False)
+        started = _running_max(changed, lo, hi, alt_best[i], alt_pos[i], started)
+        _running_max(profile, hi + 1, length - 1, alt_best[i], alt_pos[i], started)
+        if activation >= 0:
+            # In position order, as for REF.
+            _activated_sum(profile, 0, lo - 1, n_strands, activation, slope, cap, alt_mean[i])
+            _activated_sum(changed, lo, hi, n_strands, activation, slope, cap, alt_mean[i])
+            _activated_sum(
+                profile, hi + 1, length - 1, n_strands, activation, slope, cap, alt_mean[i]
+            )
+            alt_mean[i] /= length

@@ -293,6 +293,7 @@ def test_write_report(tmp_path):
         "auc_vs_kernels",
         "criteria",
         "paired_differences",
+        "html",
     }
     assert all(path.is_file() for path in written.values())
     assert pd.read_csv(written["comparison"])["wins"].tolist() == [4, 4]

@@ -46,6 +46,11 @@ def add_parser(commands) -> None:
         default="auto",
         help="criterion of the pruned variants (auto: the one the results hold)",
     )
+    report.add_argument(
+        "--no-matches",
+        action="store_true",
+        help="for a fit folder: skip the Tomtom comparison of the kernels with JASPAR",
+    )
     report.set_defaults(run=run)
 
 
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if is_fit_folder(Path(args.results)):
         from sklearn_deepprune.experiments import write_fit_report
 
-        path, problems = write_fit_report(args.results, args.output)
+        path, problems = write_fit_report(args.results, args.output, matches=not args.no_matches)
         print(f"wrote {path}")
         if problems:
             print(

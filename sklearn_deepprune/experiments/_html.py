@@ -62,7 +62,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}.reading{font-size:1.1
 background:#eef6ee;border-left:4px solid #4a4;padding:.4em .8em}.incomplete{background:#fdecea;
 border:2px solid #c33;padding:.4em 1em;margin:1em 0}code,pre{background:#f6f6f6;padding:.1em .3em}
 pre{padding:.5em;white-space:pre-wrap;word-break:break-all}img{display:block;max-width:100%}
-td img{max-width:none}.wide{overflow-x:auto}.matches{display:flex;gap:.6em}.match{font-size:.9em}
+td img{max-width:none}.wide{overflow-x:auto}.matches{display:flex;flex-direction:column;gap:.4em}
+.match{font-size:.9em}
 .small{color:#666;font-size:.9em}nav a{margin-right:1em}
 """
 
@@ -344,7 +345,7 @@ def _stages_figure(history: Sequence[Mapping[str, Any]]) -> str:
         if kept.get(key) is not None:
             ax.plot(kept["n_kernels"], kept[key], marker="*", markersize=16, color="C3", zorder=3)
             ax.annotate(
-                "kept", (kept["n_kernels"], kept[key]), xytext=(8, -14),
+                "kept", (kept["n_kernels"], kept[key]), xytext=(-34, 6),
                 textcoords="offset points", color="C3",
             )  # fmt: skip
             break
@@ -374,7 +375,7 @@ def _match_image(motif, match, target: np.ndarray) -> str:
         target = target[::-1, ::-1]
     low = min(motif.start, motif.start - match.offset)
     high = max(motif.start + motif.width, motif.start - match.offset + len(target))
-    figure, axes = _new_figure(max(1.8, 0.15 * (high - low) + 0.7), 1.9, 2, 1)
+    figure, axes = _new_figure(max(1.8, 0.15 * (high - low) + 0.7), 1.7, 2, 1)
     top, bottom = axes[:, 0]
     _draw_logo(top, target, motif.start - match.offset)
     _draw_logo(bottom, motif.pfm, motif.start)
@@ -532,7 +533,8 @@ def _data_section(metrics: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     if data.get("negatives"):
         facts.append(f"Negatives: {html.escape(data['negatives'])}.")
     if metrics.get("test_part"):
-        facts.append(f"How the test part was chosen: {html.escape(str(metrics['test_part']))}.")
+        how = str(metrics["test_part"]).removeprefix("test part: ")
+        facts.append(f"How the test part was chosen: {html.escape(how)}.")
     if parts and "validation" in parts:
         facts.append(
             "Validation part: drawn from the training data by the classifier "
@@ -566,6 +568,11 @@ def _reading(history: Sequence[Mapping[str, Any]]) -> str | None:
             f"(AUC {first[auc]:.3f}); {last['n_kernels']} kernels reach {last[auc]:.3f}."
         )
     kept = (last[auc] - 0.5) / above
+    if kept > 1:
+        return (
+            f"{last['n_kernels']} kernels do better than the {first['n_kernels']}-kernel model "
+            f"({key} ROC AUC {last[auc]:.3f} against {first[auc]:.3f})."
+        )
     return (
         f"{last['n_kernels']} kernels keep {kept:.0%} of the {first['n_kernels']}-kernel model's "
         f"AUC above chance ({key} ROC AUC {last[auc]:.3f} against {first[auc]:.3f})."
@@ -577,7 +584,7 @@ def _accuracy_section(metrics, report, problems: _Problems) -> str:
     history = metrics.get("history") or []
     line = _reading(history)
     if line:
-        out.append(f'<p class="reading" id="reading">{html.escape(line)}</p>')
+        out.append(f'<p class="reading" id="reading">{html.escape(line, quote=False)}</p>')
     test = report.get("test")
     if test:
         out.append(

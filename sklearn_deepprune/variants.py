@@ -750,7 +750,7 @@ def _score_batch(
     if len(mismatch):
         first = records.where(rows[mismatch[0]])
         if on_ref_mismatch == "error":
-            found = "".join(_LETTERS[genome_ref[mismatch[0], : lr[mismatch[0]]]].astype("U1"))
+            found = _LETTERS[genome_ref[mismatch[0], : lr[mismatch[0]]]].tobytes().decode()
             raise ValueError(
                 f"{first}: REF {refs[mismatch[0]]} does not match the genome, which has {found} "
                 "there (on_ref_mismatch='error')"

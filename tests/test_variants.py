@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.pipeline import make_pipeline
 
-from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
+from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
 from sklearn_deepprune import variants as variants_module
 from sklearn_deepprune.variants import score_variants
 
@@ -266,3 +266,211 @@ def test_the_compiled_scan_equals_the_torch_scan(tmp_path, monkeypatch):
         fast[numbers].astype(float), plain[numbers].astype(float), atol=1e-5
     )
     pd.testing.assert_frame_equal(fast.drop(columns=numbers), plain.drop(columns=numbers))
+
+
+# -- the edge cases ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small(tmp_path):
+    """The hand-built model and a genome of chr1 (CGT at 10..12) and chrM."""
+    chromosomes = {"chr1": "TTTTTTTTTTCGTTTTTTTTTTTTTTTTTT", "chrM": "A" * 30}
+    return _hand_built(), _genome(tmp_path, chromosomes), chromosomes
+
+
+def test_a_multiallelic_record_gives_one_row_per_alt(tmp_path, small):
+    model, genome, _ = small
+    vcf = _vcf(tmp_path, [("chr1", 12, "rs1", "G", "A,T,GC"), ("chr1", 20, "rs2", "T", "C")])
+    effects, caught = _score(model, vcf, genome)
+    assert effects["alt"].tolist() == ["A", "T", "GC", "C"]
+    assert effects["id"].tolist() == ["rs1"] * 3 + ["rs2"]
+    assert effects["logit_diff"].tolist() == pytest.approx([-1.0, -1.0, -1.0, 0.0])
+    assert caught == [
+        f"1 multi-allelic record(s) gave one row per ALT allele (first at {vcf}, line 3)"
+    ]
+
+
+def test_symbolic_and_missing_alts_are_skipped(tmp_path, small):
+    model, genome, _ = small
+    rows = [
+        ("chr1", 12, "a", "G", "<DEL>"),
+        ("chr1", 12, "b", "G", "A,*"),
+        ("chr1", 13, "c", "T", "."),
+        ("chr1", 14, "d", "T", "T[chr1:20["),
+        ("chr1", 15, "e", "T", "C"),
+    ]
+    vcf = _vcf(tmp_path, rows, compress=False)
+    effects, caught = _score(model, vcf, genome)
+    assert effects["id"].tolist() == ["b", "e"] and effects["alt"].tolist() == ["A", "C"]
+    assert (
+        "skipped 4 symbolic or missing ALT allele(s) (<DEL>, *, ., breakends; first at "
+        f"{vcf}, line 3)" in caught
+    )
+
+
+def test_a_ref_that_does_not_match_the_genome(tmp_path, small):
+    model, genome, _ = small
+    variants = pd.DataFrame(
+        {"chrom": "chr1", "pos": [12, 12], "ref": ["G", "A"], "alt": ["A", "C"]},
+        index=["x", "y"],
+    )
+    effects, caught = _score(model, variants, genome)
+    assert effects["ref_match"].tolist() == [True, False]
+    # Scored as given: REF A makes CAT (no site, 0.5), ALT C makes CCT (none either).
+    assert effects["logit_ref"].tolist() == pytest.approx([1.5, 0.5])
+    assert caught == [
+        "1 REF allele(s) do not match the genome (first at row 'y'): flagged ref_match=False "
+        "and scored as given"
+    ]
+    skipped, caught = _score(model, variants, genome, on_ref_mismatch="skip")
+    assert skipped["ref"].tolist() == ["G"]
+    assert caught == [
+        "skipped 1 variant(s) whose REF does not match the genome (first at row 'y')"
+    ]
+    with pytest.raises(ValueError, match=r"row 'y': REF A does not match the genome, which has G"):
+        score_variants(model, variants, genome, on_ref_mismatch="error")
+    with pytest.raises(ValueError, match="on_ref_mismatch must be one of"):
+        score_variants(model, variants, genome, on_ref_mismatch="ignore")
+
+
+def test_chromosome_names_are_reconciled_and_said_once(tmp_path, small):
+    model, genome, _ = small
+    rows = [("1", 12, ".", "G", "A"), ("1", 20, ".", "T", "A"), ("MT", 15, ".", "A", "C")]
+    effects, caught = _score(model, _vcf(tmp_path, rows), genome)
+    assert effects["chrom"].tolist() == ["1", "1", "MT"]  # as given
+    assert effects["logit_diff"].tolist() == pytest.approx([-1.0, 0.0, 0.0])
+    assert effects["ref_match"].all()
+    assert caught == [
+        "the variants name chromosomes differently from the genome genome.fa: read 1 as chr1, "
+        "MT as chrM"
+    ]
+
+
+def test_an_unknown_chromosome_is_skipped(tmp_path, small):
+    model, genome, _ = small
+    rows = [("chr7", 12, ".", "G", "A"), ("chr1", 12, ".", "G", "A"), ("chr7", 3, ".", "G", "A")]
+    vcf = _vcf(tmp_path, rows)
+    effects, caught = _score(model, vcf, genome)
+    assert effects["chrom"].tolist() == ["chr1"]
+    assert caught == [
+        f"skipped 2 variant(s) on chromosomes that are not in the genome (first at {vcf}, line 3)"
+    ]
+
+
+def test_windows_past_an_end_or_through_n_are_flagged(tmp_path):
+    model = _hand_built()
+    genome = _genome(tmp_path, {"chr1": "CGTTTTTTTTTTNNTTTTTTTTTTTTTT"})
+    variants = pd.DataFrame(
+        {"chrom": "chr1", "pos": [2, 20, 27, 28], "ref": ["G", "T", "T", "T"], "alt": "A"}
+    )
+    effects, caught = _score(model, variants, genome)
+    # Window of 11 around pos 2: 4 N before the chromosome; around 20: the two Ns.
+    assert effects["filled_n"].tolist() == [4, 0, 4, 5]
+    assert effects["logit_diff"][0] == pytest.approx(-1.0)
+    assert caught == [
+        "3 window(s) run past a chromosome end or through N (first at row 0): filled as the "
+        "encoder fills N and counted in column filled_n"
+    ]
+
+
+def test_a_ref_past_the_chromosome_end_and_non_dna_alleles_are_skipped(tmp_path, small):
+    model, genome, _ = small
+    variants = pd.DataFrame(
+        {
+            "chrom": "chr1",
+            "pos": [30, 29, 12, 12],
+            "ref": ["TT", "TT", "G", "G"],
+            "alt": ["T", "T", "X", "A"],
+        }
+    )
+    effects, caught = _score(model, variants, genome)
+    assert effects.index.tolist() == [0, 1] and effects["pos"].tolist() == [29, 12]
+    assert sorted(caught) == [
+        "1 window(s) run past a chromosome end or through N (first at row 1): filled as the "
+        "encoder fills N and counted in column filled_n",
+        "skipped 1 allele(s) that are not DNA (A, C, G, T, N; first at row 2)",
+        "skipped 1 variant(s) whose REF runs past the end of its chromosome or sequence (first "
+        "at row 0)",
+    ]
+
+
+# -- the three kinds of input ------------------------------------------------------------------
+
+
+def test_vcf_coordinates_and_sequences_give_the_same_rows(tmp_path, scan_path):
+    rng = np.random.default_rng(3)
+    model = _random_model("both")
+    chromosomes = {f"chr{i}": "".join(rng.choice(list("ACGT"), 200)) for i in (1, 2)}
+    genome = _genome(tmp_path, chromosomes)
+    rows = []
+    for i in range(40):
+        chrom = f"chr{1 + i % 2}"
+        pos = int(rng.integers(1, 195))
+        ref = chromosomes[chrom][pos - 1 : pos - 1 + (1 + i % 3)]
+        alt = ["A", "CG", ref[0]][i % 3] if i % 3 else "ACGT"["ACGT".index(ref) - 1]
+        rows.append((chrom, pos, f"v{i}", ref, alt))
+    rows.append(("chr1", 10, "multi", chromosomes["chr1"][9], "A,C"))
+    from_vcf, _ = _score(model, _vcf(tmp_path, rows), genome, batch_size=7)
+    frame = pd.DataFrame(rows, columns=["chrom", "pos", "id", "ref", "alt"])
+    from_frame, _ = _score(model, frame, genome)
+    sequences = frame.assign(
+        sequence=[chromosomes[c] for c in frame["chrom"]], position=frame["pos"] - 1
+    ).drop(columns=["chrom", "pos"])
+    from_sequences, _ = _score(model, sequences)
+    assert len(from_vcf) == len(rows) + 1
+    pd.testing.assert_frame_equal(from_vcf, from_frame)
+    pd.testing.assert_frame_equal(from_vcf[SCORES], from_sequences[SCORES])
+    assert from_sequences["position"].tolist() == (from_vcf["pos"] - 1).tolist()
+
+
+def test_bad_input_says_where(tmp_path, small):
+    model, genome, _ = small
+    path = tmp_path / "bad.vcf"
+    path.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "chr1\t12\t.\tG\tA\t.\t.\t.\nchr1\tx5\t.\tG\tA\t.\t.\t.\n"
+    )
+    with pytest.raises(ValueError, match=rf"{path}, line 4: cannot read this VCF record"):
+        score_variants(model, str(path), genome)
+    with pytest.raises(FileNotFoundError, match="no such VCF file"):
+        score_variants(model, str(tmp_path / "missing.vcf"), genome)
+    with pytest.raises(ValueError, match="needs the genome FASTA"):
+        score_variants(model, str(path))
+    frame = pd.DataFrame({"chrom": "chr1", "pos": [12, 1.5], "ref": "G", "alt": "A"})
+    with pytest.raises(ValueError, match="row 1: pos must be an integer; got 1.5"):
+        score_variants(model, frame, genome)
+    frame = pd.DataFrame(
+        {"sequence": ["ACGT", "AC-T"], "position": [1, 1], "ref": "C", "alt": "A"}
+    )
+    with pytest.raises(ValueError, match="row 1: the sequence holds '-' at position 2"):
+        score_variants(model, frame)
+    with pytest.raises(ValueError, match="needs columns chrom, pos"):
+        score_variants(model, pd.DataFrame({"chr": ["1"]}), genome)
+    with pytest.raises(TypeError, match="variants must be a VCF/BCF path or a pandas DataFrame"):
+        score_variants(model, [("chr1", 12, "G", "A")], genome)
+    with pytest.raises(ValueError, match="a bare DeepPruneClassifier does not know its input"):
+        score_variants(model[-1], frame)
+
+
+def test_a_model_file_and_a_fit_folder_with_motif_names(tmp_path, small):
+    model, genome, _ = small
+    variants = pd.DataFrame({"chrom": ["chr1"], "pos": [12], "ref": ["G"], "alt": ["A"]})
+    save_model(model, tmp_path / "model.deepprune")
+    from_file = _score(str(tmp_path / "model.deepprune"), variants, genome)[0]
+    pd.testing.assert_frame_equal(from_file, _score(model, variants, genome)[0])
+    assert from_file["motif"].tolist() == [None]
+    pd.DataFrame(
+        {
+            "query": ["kernel_0"],
+            "target_id": ["MA0139.2"],
+            "target_name": ["CTCF"],
+            "q_value": [0.01],
+        }
+    ).to_csv(tmp_path / "matches.tsv", sep="\t", index=False)
+    from_folder = _score(tmp_path, variants, genome)[0]
+    assert from_folder["motif"].tolist() == ["CTCF (MA0139.2)"]
+    named = _score(model, variants, genome, motif_names=["my motif"])[0]
+    assert named["motif"].tolist() == ["my motif"]
+    # A bare classifier scores the same with the window given.
+    bare = _score(model[-1], variants, genome, window=11)[0]
+    pd.testing.assert_frame_equal(bare, from_file)

@@ -9,6 +9,7 @@ from sklearn.pipeline import make_pipeline
 
 from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
 from sklearn_deepprune import variants as variants_module
+from sklearn_deepprune.cli import main
 from sklearn_deepprune.variants import score_variants
 
 pd = pytest.importorskip("pandas")
@@ -474,3 +475,53 @@ def test_a_model_file_and_a_fit_folder_with_motif_names(tmp_path, small):
     # A bare classifier scores the same with the window given.
     bare = _score(model[-1], variants, genome, window=11)[0]
     pd.testing.assert_frame_equal(bare, from_file)
+
+
+# -- deepprune variants ------------------------------------------------------------------------
+
+
+def test_the_command_end_to_end(tmp_path, small, capsys):
+    model, genome, _ = small
+    save_model(model, tmp_path / "model.deepprune")
+    rows = [
+        ("chr1", 12, "rs1", "G", "A,T"),
+        ("1", 20, "rs2", "T", "C"),
+        ("chr1", 21, ".", "T", "<DEL>"),
+    ]
+    vcf = _vcf(tmp_path, rows)
+    out = tmp_path / "effects.tsv"
+    argv = ["variants", str(tmp_path / "model.deepprune"), vcf, "--genome", genome, "-o", str(out)]
+    assert main([*argv, "--all-kernels", "--batch-size", "1"]) == 0
+    _, err = capsys.readouterr()
+    table = pd.read_csv(out, sep="\t")
+    expected = _score(model, vcf, genome, all_kernels=True)[0]
+    assert table.columns.tolist() == expected.columns.tolist() and "k0_diff" in table.columns
+    assert table["id"].tolist() == ["rs1", "rs1", "rs2"]
+    np.testing.assert_allclose(table["logit_diff"], expected["logit_diff"])
+    assert table["kernel"].tolist()[:2] == [0, 0] and np.isnan(table["kernel"][2])
+    assert table["ref_match"].tolist() == [True, True, True]
+    assert "deepprune: warning: 1 multi-allelic record(s) gave one row per ALT allele" in err
+    assert "deepprune: warning: skipped 1 symbolic or missing ALT allele(s)" in err
+    assert err.count("deepprune: warning:") == 3  # and the chromosome names, once
+    assert "deepprune: scored 3 alleles; wrote" in err
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_command_says_what_is_wrong_in_one_line(tmp_path, small, capsys):
+    model, genome, _ = small
+    save_model(model, tmp_path / "model.deepprune")
+    bad = tmp_path / "bad.vcf"
+    bad.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\tx\n"
+    )
+    out = tmp_path / "effects.tsv"
+    out.write_text("old\n")
+    argv = ["variants", str(tmp_path / "model.deepprune"), str(bad), "--genome", genome]
+    assert main([*argv, "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"deepprune: error: {bad}, line 3: cannot read")
+    assert out.read_text() == "old\n"  # left as it was
+    assert main([*argv, "-o", str(bad)]) == 1
+    assert "refusing to write over it" in capsys.readouterr().err
+    assert main([*argv[:2], str(tmp_path / "none.vcf"), *argv[3:], "-o", str(out)]) == 1
+    assert "no such VCF file" in capsys.readouterr().err

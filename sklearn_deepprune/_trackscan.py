@@ -1,22 +1,25 @@
 """Compiled kernels of :func:`sklearn_deepprune.tracks.scan_genome` (numba, imported lazily).
 
-One chunk of a chromosome is scanned in three passes, none of which holds
-more than a few ``(n, S * K)`` float32 blocks:
+A chunk of a chromosome is scanned in two passes, neither of which holds a
+score per position and kernel in memory:
 
-1. :func:`_full_scores`: every kernel-strand's score at every position of
-   the chunk (a window of the kernel's width starting there), summed from a
-   look-up table of ``g``-mers (``g = 3``: ``ceil(w / 3)`` vector adds of
-   ``S * K`` floats per position, 8 floats being one 256-bit vector for 4
-   kernels on both strands), the better strand of each kernel, and the
-   sites: kernel-strands whose score reaches their cut-off.
-2. :func:`_running_max`: van Herk / Gil-Werman prefix and suffix maxima over
-   blocks of the window's interior positions, so that the maximum over any
-   window costs two look-ups; and a cumulative sum of the activations for
-   mean pooling.
-3. :func:`_windows`: at each output position, the window's maximum (and
-   mean) over its positions, the positions at the window's ends included,
-   where the window's zero 'same' padding cuts the kernel: their score is
-   the full score minus the columns that fall outside the window.
+1. :func:`scan_cells`: every kernel-strand's score at every position (the
+   window of the kernel's width starting there), summed from a look-up
+   table of ``g``-mers (``g = 3``: ``ceil(w / 3)`` vector adds per position
+   of ``S * K`` floats, padded to lanes of 8: the 8 kernel-strand scores of
+   4 kernels on both strands are one 256-bit vector); on the way, the sites
+   (scores at or above their cut-off) and, per *cell* of ``step``
+   positions, the maximum of each kernel-strand over the cell and over its
+   first ``r`` positions (and the sums of the activations, for mean
+   pooling). The windows of successive output bins start ``step`` apart, so
+   the inner positions of a window (the kernel wholly inside it) are ``q``
+   whole cells and the first ``r`` positions of the next, ``q, r =
+   divmod(L - w + 1, step)``.
+2. :func:`pool_windows`: per output bin, the maximum (and mean) over the
+   window's positions: the inner ones from the cells, and the ``w - 1``
+   positions at the window's ends, where its zero 'same' padding cuts the
+   kernel, from tables of the cut kernels (the left ones all start at the
+   window's first base, the right ones all end at its last).
 
 Base codes are 0-3 for A, C, G, T and 4 for N (and for anything outside
 the chromosome); the per-column weights of code 4 are what the model's
@@ -37,7 +40,7 @@ GROUP = 3
 
 
 def lookup_table(columns: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The ``g``-mer table ``(n_blocks * 5**g, S * K)`` of per-column weights ``(w, 5, S * K)``.
+    """The ``g``-mer table ``(G, n_blocks * 5**g * 8)`` of per-column weights ``(w, 5, 8 G)``.
 
     Row ``b * 5**g + sum_i c_i 5**i`` holds ``sum_i columns[b g + i, c_i]``
     (columns past the kernel weigh nothing), plus ``bias`` for ``b = 0``.
@@ -53,7 +56,14 @@ def lookup_table(columns: np.ndarray, bias: np.ndarray) -> np.ndarray:
         for i in range(GROUP):
             table[b] += padded[b * GROUP + i][digits[i]]
     table[0] += bias
-    return np.ascontiguousarray(table.reshape(-1, n_lanes), dtype=np.float32)
+    return _grouped(table.reshape(1, -1, n_lanes))[0]
+
+
+def _grouped(table: np.ndarray) -> np.ndarray:
+    """``(..., rows, 8 G)`` as ``(..., G, rows * 8)`` float32: each group of 8 lanes contiguous."""
+    *lead, rows, n_lanes = table.shape
+    grouped = table.reshape(*lead, rows, n_lanes // 8, 8).swapaxes(-2, -3)
+    return np.ascontiguousarray(grouped.reshape(*lead, n_lanes // 8, rows * 8), np.float32)
 
 
 @njit(cache=True, nogil=True)
@@ -65,116 +75,195 @@ def _activate(x, activation, slope, cap):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def full_scores(
+def gmers(codes, gmer):  # pragma: no cover - compiled
+    """``gmer[p]``: the look-up row (block 0) of the ``g``-mer at ``p``."""
+    for p in range(gmer.shape[0]):
+        gmer[p] = codes[p] + N_CODES * (codes[p + 1] + N_CODES * codes[p + 2])
+
+
+@njit(cache=True, nogil=True)
+def scan_cells(
     codes,
+    gmer,
     table,
+    n_blocks,
     width,
-    n_kernels,
+    n_strands,
     cutoffs,
     site_lo,
     site_hi,
-    scores,
-    best,
+    origin,
+    step,
+    rest,
+    activation,
+    slope,
+    cap,
+    need_mean,
+    cell_max,
+    cell_head,
+    cell_sum,
+    cell_head_sum,
     hit_pos,
     hit_lane,
     hit_score,
 ):  # pragma: no cover - compiled
-    """Pass 1 into ``scores (n, S*K)`` and ``best (n, K)``; the sites; return their count.
+    """Pass 1 over positions ``0 .. n - 1``: sites and cell statistics; return the site count.
 
-    ``codes`` holds ``n + n_blocks * g - 1`` codes (padded with N). A site is
-    a position ``a`` in ``[site_lo, site_hi)`` whose window holds no N and a
-    kernel-strand score of at least its cut-off; when more sites are found
-    than ``hit_pos`` holds, only the count goes on.
+    ``table`` is ``(n_groups, rows * 8)``: lanes in groups of 8, kernel-strand
+    ``k * S + s`` in lane ``k * S + s``, so that the strands of a kernel share
+    a group. Cell ``j`` holds positions ``origin + j step .. origin + (j + 1)
+    step - 1``; ``cell_max`` its maximum per lane, ``cell_head`` that of its
+    first ``rest`` positions, ``cell_sum`` / ``cell_head_sum`` the same sums
+    of each kernel's activation (the better strand; with ``need_mean``). A
+    site is a position in ``[site_lo, site_hi)`` whose window holds no N and
+    a score at or above its lane's cut-off; past the capacity of ``hit_pos``
+    only the count goes on. The 8 scores of a group are kept in scalars
+    (registers), which numba compiles far better than a small array.
     """
-    n, n_lanes = scores.shape
+    n = gmer.shape[0] - (n_blocks - 1) * GROUP
+    n_groups = table.shape[0]
+    n_cells = cell_max.shape[0]
+    per_group = 8 // n_strands
     block_rows = N_CODES**GROUP
-    n_blocks = (width + GROUP - 1) // GROUP
-    span = codes.shape[0] - GROUP + 1
-    gmer = np.empty(span, np.int32)
-    for s in range(span):
-        gmer[s] = codes[s] + N_CODES * (codes[s + 1] + N_CODES * codes[s + 2])
-    n_strands = n_lanes // n_kernels
     capacity = hit_pos.shape[0]
+    slope = np.float32(slope)
+    cap = np.float32(cap)
+    low = np.float32(-np.inf)
     n_hits = 0
-    n_run = 0  # N-free positions ending at a + width - 1
-    for s in range(width - 1):
-        n_run = n_run + 1 if codes[s] < 4 else 0
-    acc = np.empty(n_lanes, np.float32)
-    for a in range(n):
-        row = gmer[a]
-        for k in range(n_lanes):
-            acc[k] = table[row, k]
-        for b in range(1, n_blocks):
-            row = b * block_rows + gmer[a + b * GROUP]
-            for k in range(n_lanes):
-                acc[k] += table[row, k]
-        for k in range(n_lanes):
-            scores[a, k] = acc[k]
-        for k in range(n_kernels):
-            value = acc[k]
-            for s in range(1, n_strands):
-                other = acc[s * n_kernels + k]
-                if other > value:
-                    value = other
-            best[a, k] = value
-        n_run = n_run + 1 if codes[a + width - 1] < 4 else 0
-        if site_lo <= a < site_hi and n_run >= width:
-            for k in range(n_lanes):
-                if acc[k] >= cutoffs[k]:
-                    if n_hits < capacity:
-                        hit_pos[n_hits] = a
-                        hit_lane[n_hits] = k
-                        hit_score[n_hits] = acc[k]
-                    n_hits += 1
+    cells_end = origin + n_cells * step
+    stop = min(n, max(cells_end, site_hi))
+    for g in range(n_groups):
+        t = table[g]
+        c0, c1, c2, c3 = cutoffs[8 * g], cutoffs[8 * g + 1], cutoffs[8 * g + 2], cutoffs[8 * g + 3]
+        c4, c5, c6, c7 = (
+            cutoffs[8 * g + 4],
+            cutoffs[8 * g + 5],
+            cutoffs[8 * g + 6],
+            cutoffs[8 * g + 7],
+        )
+        n_run = 0  # N-free positions ending at a + width - 1
+        for p in range(width - 1):
+            n_run = n_run + 1 if codes[p] < 4 else 0
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        cell = -1
+        phase = 0
+        for a in range(stop):
+            r = gmer[a] * 8
+            a0, a1, a2, a3 = t[r], t[r + 1], t[r + 2], t[r + 3]
+            a4, a5, a6, a7 = t[r + 4], t[r + 5], t[r + 6], t[r + 7]
+            for b in range(1, n_blocks):
+                r = (b * block_rows + gmer[a + b * GROUP]) * 8
+                a0 += t[r]
+                a1 += t[r + 1]
+                a2 += t[r + 2]
+                a3 += t[r + 3]
+                a4 += t[r + 4]
+                a5 += t[r + 5]
+                a6 += t[r + 6]
+                a7 += t[r + 7]
+            n_run = n_run + 1 if codes[a + width - 1] < 4 else 0
+            if site_lo <= a < site_hi and n_run >= width:
+                top = max(
+                    max(max(a0 - c0, a1 - c1), max(a2 - c2, a3 - c3)),
+                    max(max(a4 - c4, a5 - c5), max(a6 - c6, a7 - c7)),
+                )
+                if top >= 0:
+                    values = (a0, a1, a2, a3, a4, a5, a6, a7)
+                    for k in range(8):
+                        if values[k] >= cutoffs[8 * g + k]:
+                            if n_hits < capacity:
+                                hit_pos[n_hits] = a
+                                hit_lane[n_hits] = 8 * g + k
+                                hit_score[n_hits] = values[k]
+                            n_hits += 1
+            if a < origin or a >= cells_end:
+                continue
+            if phase == 0:
+                cell += 1
+                m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
+                s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            m0, m1, m2, m3 = max(m0, a0), max(m1, a1), max(m2, a2), max(m3, a3)
+            m4, m5, m6, m7 = max(m4, a4), max(m5, a5), max(m6, a6), max(m7, a7)
+            if need_mean:
+                if n_strands == 2:
+                    s0 += _activate(max(a0, a1), activation, slope, cap)
+                    s1 += _activate(max(a2, a3), activation, slope, cap)
+                    s2 += _activate(max(a4, a5), activation, slope, cap)
+                    s3 += _activate(max(a6, a7), activation, slope, cap)
+                else:
+                    s0 += _activate(a0, activation, slope, cap)
+                    s1 += _activate(a1, activation, slope, cap)
+                    s2 += _activate(a2, activation, slope, cap)
+                    s3 += _activate(a3, activation, slope, cap)
+                    s4 += _activate(a4, activation, slope, cap)
+                    s5 += _activate(a5, activation, slope, cap)
+                    s6 += _activate(a6, activation, slope, cap)
+                    s7 += _activate(a7, activation, slope, cap)
+            phase += 1
+            if phase == rest or phase == step:
+                out = cell_head[cell] if phase == rest else cell_max[cell]
+                out[8 * g], out[8 * g + 1], out[8 * g + 2], out[8 * g + 3] = m0, m1, m2, m3
+                out[8 * g + 4], out[8 * g + 5], out[8 * g + 6], out[8 * g + 7] = m4, m5, m6, m7
+                if need_mean:
+                    sums = cell_head_sum[cell] if phase == rest else cell_sum[cell]
+                    first = per_group * g
+                    sums[first], sums[first + 1], sums[first + 2], sums[first + 3] = s0, s1, s2, s3
+                    if per_group == 8:
+                        sums[first + 4], sums[first + 5] = s4, s5
+                        sums[first + 6], sums[first + 7] = s6, s7
+            if phase == step:
+                phase = 0
     return n_hits
 
 
-@njit(cache=True, nogil=True)
-def running_max(best, block, prefix, suffix):  # pragma: no cover - compiled
-    """Pass 2: maxima of ``best`` from each block's start (``prefix``) and to its end (``suffix``).
+def cut_tables(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Look-up tables of the kernels cut by a window's ends: ``(left, right)``.
 
-    The maximum over ``best[s : s + block]`` is then
-    ``max(suffix[s], prefix[s + block - 1])``.
+    ``left[d - 1]`` (``d = 1 .. (w - 1) // 2``) is the table of columns
+    ``d .. w - 1`` with blocks from the window's first base (rows
+    ``b * 5**g + gmer``); ``right[d - 1]`` (``d = 1 .. w - 1 - (w - 1) // 2``)
+    that of columns ``0 .. w - 1 - d`` with block ``b`` the ``g``-mer starting
+    ``g (b + 1) - 1`` bases before the window's last base. Both padded with
+    zero blocks to a common block count.
     """
-    n, n_kernels = best.shape
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        for k in range(n_kernels):
-            prefix[start, k] = best[start, k]
-        for a in range(start + 1, stop):
-            for k in range(n_kernels):
-                prefix[a, k] = max(prefix[a - 1, k], best[a, k])
-        for k in range(n_kernels):
-            suffix[stop - 1, k] = best[stop - 1, k]
-        for a in range(stop - 2, start - 1, -1):
-            for k in range(n_kernels):
-                suffix[a, k] = max(suffix[a + 1, k], best[a, k])
+    width, n_codes, n_lanes = columns.shape
+    left, right = (width - 1) // 2, width - 1 - (width - 1) // 2
+    n_blocks = -(-width // GROUP) + 1
+    rows = np.arange(n_codes**GROUP)
+    digits = [(rows // n_codes**i) % n_codes for i in range(GROUP)]
+    out = []
+    for count, cut in ((left, "left"), (right, "right")):
+        tables = np.zeros((max(count, 1), n_blocks, n_codes**GROUP, n_lanes), np.float64)
+        for d in range(1, count + 1):
+            kept = width - d
+            for b in range(n_blocks):
+                for i in range(GROUP):
+                    # The column of g-mer position i of block b, in the cut kernel.
+                    col = b * GROUP + i if cut == "left" else kept - GROUP * (b + 1) + i
+                    if 0 <= col < kept:
+                        source = col + d if cut == "left" else col
+                        tables[d - 1, b] += columns[source][digits[i]]
+        out.append(_grouped(tables.reshape(max(count, 1), -1, n_lanes)))
+    return out[0], out[1]
 
 
 @njit(cache=True, nogil=True)
-def activation_sums(best, activation, slope, cap, sums):  # pragma: no cover - compiled
-    """Pass 2 for mean pooling: ``sums[a] = sum_{b < a} act(best[b])`` (float64)."""
-    n, n_kernels = best.shape
-    slope = np.float32(slope)
-    cap = np.float32(cap)
-    for k in range(n_kernels):
-        sums[0, k] = 0.0
-    for a in range(n):
-        for k in range(n_kernels):
-            sums[a + 1, k] = sums[a, k] + _activate(best[a, k], activation, slope, cap)
-
-
-@njit(cache=True, nogil=True)
-def windows(
-    codes,
-    columns,
-    scores,
-    prefix,
-    suffix,
-    sums,
-    starts,
+def pool_windows(
+    gmer,
+    bias,
+    left_tables,
+    right_tables,
+    width,
     length,
-    n_kernels,
+    cell_max,
+    cell_head,
+    cell_sum,
+    cell_head_sum,
+    starts,
+    quotient,
+    rest,
+    n_strands,
     activation,
     slope,
     cap,
@@ -182,56 +271,85 @@ def windows(
     out_max,
     out_mean,
 ):  # pragma: no cover - compiled
-    """Pass 3: each window's best score ``out_max (m, K)`` and mean activation ``out_mean``.
+    """Pass 2: each window's best score ``out_max (m, K)`` and mean activation ``out_mean``.
 
-    Window ``i`` covers codes ``starts[i] .. starts[i] + length - 1``; its
-    positions are the kernel starts ``starts[i] - left .. starts[i] + length
-    - 1 - left`` ('same' padding), the inner ones (the whole kernel inside
-    the window) read from ``prefix``/``suffix``/``sums``, the ``w - 1`` at the
-    ends recomputed without the columns outside the window.
+    Window ``i`` starts at position ``starts[i]``; its inner positions are
+    cells ``i .. i + quotient - 1`` and the head of cell ``i + quotient``.
+    The cut tables are ``(n_cuts, n_groups, rows * 8)``.
     """
-    width, _, n_lanes = columns.shape
-    left = (width - 1) // 2
-    right = width - 1 - left
-    inner = length - width + 1
-    n_strands = n_lanes // n_kernels
+    n_groups = left_tables.shape[1]
+    per_group = 8 // n_strands
+    left, right = (width - 1) // 2, width - 1 - (width - 1) // 2
+    block_rows = N_CODES**GROUP
     slope = np.float32(slope)
     cap = np.float32(cap)
-    part = np.empty(n_lanes, np.float32)
+    low = np.float32(-np.inf)
     for i in range(starts.shape[0]):
         s = starts[i]
-        last = s + inner - 1
-        for k in range(n_kernels):
-            out_max[i, k] = max(suffix[s, k], prefix[last, k])
-            if need_mean:
-                out_mean[i, k] = sums[last + 1, k] - sums[s, k]
-        for side in range(2):
-            for d in range(1, (left if side == 0 else right) + 1):
-                if side == 0:  # the kernel starts d before the window: its first d columns out
-                    a = s - d
-                    lo, hi = 0, d
-                else:  # the kernel ends d past the window: its last d columns out
-                    a = last + d
-                    lo, hi = width - d, width
-                for k in range(n_lanes):
-                    part[k] = scores[a, k]
-                for j in range(lo, hi):
-                    code = codes[a + j]
-                    for k in range(n_lanes):
-                        part[k] -= columns[j, code, k]
-                for k in range(n_kernels):
-                    value = part[k]
-                    for t in range(1, n_strands):
-                        other = part[t * n_kernels + k]
-                        if other > value:
-                            value = other
-                    if value > out_max[i, k]:
-                        out_max[i, k] = value
+        last = s + length - 1
+        for g in range(n_groups):
+            lane = 8 * g
+            m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            for j in range(i, i + quotient + (rest > 0)):
+                row = cell_max[j] if j < i + quotient else cell_head[j]
+                m0, m1 = max(m0, row[lane]), max(m1, row[lane + 1])
+                m2, m3 = max(m2, row[lane + 2]), max(m3, row[lane + 3])
+                m4, m5 = max(m4, row[lane + 4]), max(m5, row[lane + 5])
+                m6, m7 = max(m6, row[lane + 6]), max(m7, row[lane + 7])
+                if need_mean:
+                    sums = cell_sum[j] if j < i + quotient else cell_head_sum[j]
+                    first = per_group * g
+                    s0, s1 = s0 + sums[first], s1 + sums[first + 1]
+                    s2, s3 = s2 + sums[first + 2], s3 + sums[first + 3]
+                    if per_group == 8:
+                        s4, s5 = s4 + sums[first + 4], s5 + sums[first + 5]
+                        s6, s7 = s6 + sums[first + 6], s7 + sums[first + 7]
+            for side in range(2):
+                for d in range(1, (left if side == 0 else right) + 1):
+                    a0, a1, a2, a3 = bias[lane], bias[lane + 1], bias[lane + 2], bias[lane + 3]
+                    a4, a5, a6, a7 = bias[lane + 4], bias[lane + 5], bias[lane + 6], bias[lane + 7]
+                    t = left_tables[d - 1, g] if side == 0 else right_tables[d - 1, g]
+                    for b in range((width - d + GROUP - 1) // GROUP):
+                        if side == 0:  # the kernel's first d columns are before the window
+                            r = (b * block_rows + gmer[s + b * GROUP]) * 8
+                        else:  # its last d columns are past the window
+                            r = (b * block_rows + gmer[last - GROUP * (b + 1) + 1]) * 8
+                        a0 += t[r]
+                        a1 += t[r + 1]
+                        a2 += t[r + 2]
+                        a3 += t[r + 3]
+                        a4 += t[r + 4]
+                        a5 += t[r + 5]
+                        a6 += t[r + 6]
+                        a7 += t[r + 7]
+                    m0, m1, m2, m3 = max(m0, a0), max(m1, a1), max(m2, a2), max(m3, a3)
+                    m4, m5, m6, m7 = max(m4, a4), max(m5, a5), max(m6, a6), max(m7, a7)
                     if need_mean:
-                        out_mean[i, k] += _activate(value, activation, slope, cap)
-        if need_mean:
-            for k in range(n_kernels):
-                out_mean[i, k] /= length
+                        if n_strands == 2:
+                            s0 += _activate(max(a0, a1), activation, slope, cap)
+                            s1 += _activate(max(a2, a3), activation, slope, cap)
+                            s2 += _activate(max(a4, a5), activation, slope, cap)
+                            s3 += _activate(max(a6, a7), activation, slope, cap)
+                        else:
+                            s0 += _activate(a0, activation, slope, cap)
+                            s1 += _activate(a1, activation, slope, cap)
+                            s2 += _activate(a2, activation, slope, cap)
+                            s3 += _activate(a3, activation, slope, cap)
+                            s4 += _activate(a4, activation, slope, cap)
+                            s5 += _activate(a5, activation, slope, cap)
+                            s6 += _activate(a6, activation, slope, cap)
+                            s7 += _activate(a7, activation, slope, cap)
+            first = per_group * g
+            if n_strands == 2:
+                best = (max(m0, m1), max(m2, m3), max(m4, m5), max(m6, m7), low, low, low, low)
+            else:
+                best = (m0, m1, m2, m3, m4, m5, m6, m7)
+            mean = (s0, s1, s2, s3, s4, s5, s6, s7)
+            for k in range(per_group):
+                out_max[i, first + k] = best[k]
+                if need_mean:
+                    out_mean[i, first + k] = mean[k] / length
 
 
 @njit(cache=True, nogil=True)

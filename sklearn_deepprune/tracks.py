@@ -158,10 +158,15 @@ def _pools(module) -> tuple[str, ...]:
 class _Plan:
     """Everything a chunk needs, small and picklable (sent to Dask workers)."""
 
-    columns: np.ndarray  # (w, 5, S * K) float32: per-column weights of A, C, G, T, N
-    table: np.ndarray  # g-mer look-up table of the columns, bias in block 0
-    cutoffs: np.ndarray  # (S * K,) float32: the lowest score of a site
+    width: int
+    table: np.ndarray  # g-mer look-up table of the kernel-strands' columns, bias in block 0
+    left_tables: np.ndarray  # and of the kernels cut by a window's ends
+    right_tables: np.ndarray
+    bias: np.ndarray  # (lanes,) float32
+    cutoffs: np.ndarray  # (lanes,) float32: the lowest score of a site (inf in padding lanes)
+    p_value: float
     n_kernels: int
+    n_strands: int
     activation: int
     slope: float
     cap: float
@@ -172,16 +177,16 @@ class _Plan:
     step: int
     kernel_tracks: bool
 
-    @property
-    def width(self) -> int:
-        return self.columns.shape[0]
-
 
 def _columns(module, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column weights ``(w, 5, S * K)`` of the scanned kernels, and their biases."""
-    weight, bias = module._scan_parameters()
-    weight = weight.detach().cpu().double().numpy()  # (S * K, 4, w)
-    bias = bias.detach().cpu().double().numpy()
+    """Per-column weights ``(w, 5, K * S)`` of the scanned kernels, and their biases.
+
+    Lane ``k * S + s`` is kernel ``k`` on strand ``s`` (0 forward, 1 reverse).
+    """
+    weight, bias = module._scan_parameters()  # forward kernels, then reverse ones
+    order = np.arange(len(bias)).reshape(module.n_strands, module.n_kernels).T.ravel()
+    weight = weight.detach().cpu().double().numpy()[order]  # (K * S, 4, w)
+    bias = bias.detach().cpu().double().numpy()[order]
     columns = np.empty((weight.shape[2], 5, weight.shape[0]))
     columns[:, :4] = weight.transpose(2, 1, 0)
     columns[:, 4] = np.einsum("c,kcw->wk", unknown, weight)
@@ -423,84 +428,78 @@ def _chunks(regions, step: int, bins_per_chunk: int, sizes: dict) -> list[_Chunk
 # -- one chunk -----------------------------------------------------------------------
 
 
-def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
-    """Track values and sites of one chunk (runs on a thread or a Dask worker)."""
-    from sklearn_deepprune import _trackscan
-    from sklearn_deepprune.datasets._peaks import open_genome
+def _pool(plan: _Plan, codes: np.ndarray, starts: np.ndarray, spacing: int, sites=None):
+    """Pooled scores of windows starting at ``starts`` (``spacing`` apart) and the sites.
 
-    w, length, step = plan.width, plan.window, plan.step
-    left, right = (w - 1) // 2, w - 1 - (w - 1) // 2
-    lo_bin = chunk.start + np.arange(chunk.first, chunk.last, dtype=np.int64) * step
-    hi_bin = np.minimum(lo_bin + step, chunk.end)
-    centre = (lo_bin + hi_bin - 1) // 2
-    window_start = centre - length // 2
-    site_lo, site_hi = chunk.own_lo, min(chunk.own_hi, chunk.end - w + 1)
-    seq_lo = min(int(window_start[0]) - left, site_lo)
-    seq_hi = max(int(window_start[-1]) + length + right, site_hi + w - 1)
-    fasta = open_genome(genome)
+    ``codes`` are padded so that every window's ends and every site are
+    inside; ``sites`` is the ``(lo, hi)`` range of site positions, or None.
+    """
+    from sklearn_deepprune import _trackscan
+
+    w, length = plan.width, plan.window
+    n_lanes = plan.cutoffs.shape[0]
+    n_kernels = n_lanes // plan.n_strands  # padded to fill the lanes
     n_blocks = -(-w // _trackscan.GROUP)
-    codes = _codes(fasta, chunk.chrom, chunk.size, seq_lo, seq_hi + n_blocks * 3 - w + 1)
-    keep = codes[centre - seq_lo] < 4
-    empty = {
-        "chrom": chunk.chrom,
-        "start": lo_bin[:0],
-        "end": hi_bin[:0],
-        "logit": np.zeros(0, np.float32),
-        "kernels": np.zeros((0, plan.n_kernels), np.float32),
-        "site_start": np.zeros(0, np.int64),
-        "site_lane": np.zeros(0, np.int64),
-        "site_score": np.zeros(0, np.float32),
-    }
-    if not (codes < 4).any():
-        return empty
-    n = seq_hi - seq_lo - w + 1
-    n_lanes = plan.columns.shape[2]
-    scores = np.empty((n, n_lanes), np.float32)
-    best = np.empty((n, plan.n_kernels), np.float32)
-    capacity = 1024
+    gmer = np.empty(len(codes) - _trackscan.GROUP + 1, np.int32)
+    _trackscan.gmers(codes, gmer)
+    quotient, rest = divmod(length - w + 1, spacing)
+    n_cells = len(starts) + quotient + (rest > 0)
+    need_mean = "mean" in plan.pools
+    cell_max = np.empty((n_cells, n_lanes), np.float32)
+    cell_head = np.empty((n_cells, n_lanes), np.float32)
+    n_sums = n_cells if need_mean else 1
+    cell_sum = np.zeros((n_sums, n_kernels), np.float64)
+    cell_head_sum = np.zeros((n_sums, n_kernels), np.float64)
+    site_lo, site_hi = (0, 0) if sites is None else sites
+    capacity = 1024 + int(2 * (site_hi - site_lo) * n_lanes * plan.p_value)
     while True:
-        hit_pos = np.empty(capacity, np.int64)
-        hit_lane = np.empty(capacity, np.int64)
-        hit_score = np.empty(capacity, np.float32)
-        n_hits = _trackscan.full_scores(
+        hits = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+        scores = np.empty(capacity, np.float32)
+        n_hits = _trackscan.scan_cells(
             codes,
+            gmer,
             plan.table,
+            n_blocks,
             w,
-            plan.n_kernels,
+            plan.n_strands,
             plan.cutoffs,
-            site_lo - seq_lo,
-            site_hi - seq_lo,
+            site_lo,
+            site_hi,
+            int(starts[0]),
+            spacing,
+            rest,
+            plan.activation,
+            plan.slope,
+            plan.cap,
+            need_mean,
+            cell_max,
+            cell_head,
+            cell_sum,
+            cell_head_sum,
+            hits[0],
+            hits[1],
             scores,
-            best,
-            hit_pos,
-            hit_lane,
-            hit_score,
         )
         if n_hits <= capacity:
             break
         capacity = n_hits
-    inner = length - w + 1
-    prefix = np.empty_like(best)
-    suffix = np.empty_like(best)
-    _trackscan.running_max(best, inner, prefix, suffix)
-    need_mean = "mean" in plan.pools
-    sums = np.zeros((n + 1 if need_mean else 1, plan.n_kernels), np.float64)
-    if need_mean:
-        _trackscan.activation_sums(best, plan.activation, plan.slope, plan.cap, sums)
-    del best
-    starts = (window_start[keep] - seq_lo).astype(np.int64)
-    maxima = np.empty((len(starts), plan.n_kernels), np.float32)
-    means = np.zeros((len(starts) if need_mean else 0, plan.n_kernels), np.float32)
-    _trackscan.windows(
-        codes,
-        plan.columns,
-        scores,
-        prefix,
-        suffix,
-        sums,
-        starts,
+    maxima = np.empty((len(starts), n_kernels), np.float32)
+    means = np.empty((len(starts) if need_mean else 0, n_kernels), np.float32)
+    _trackscan.pool_windows(
+        gmer,
+        plan.bias,
+        plan.left_tables,
+        plan.right_tables,
+        w,
         length,
-        plan.n_kernels,
+        cell_max,
+        cell_head,
+        cell_sum,
+        cell_head_sum,
+        starts.astype(np.int64),
+        quotient,
+        rest,
+        plan.n_strands,
         plan.activation,
         plan.slope,
         plan.cap,
@@ -508,18 +507,68 @@ def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
         maxima,
         means,
     )
-    features = _window_features(plan, maxima, means if need_mean else None)
+    found = hits[0][:n_hits], hits[1][:n_hits], scores[:n_hits]
+    k = plan.n_kernels
+    return maxima[:, :k], (means[:, :k] if need_mean else None), found
+
+
+def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
+    """Track values and sites of one chunk (runs on a thread or a Dask worker)."""
+    from sklearn_deepprune import _trackscan
+    from sklearn_deepprune.datasets._peaks import open_genome
+
+    w, length, step = plan.width, plan.window, plan.step
+    left, right = max((w - 1) // 2, _trackscan.GROUP), w - 1 - (w - 1) // 2
+    lo_bin = chunk.start + np.arange(chunk.first, chunk.last, dtype=np.int64) * step
+    hi_bin = np.minimum(lo_bin + step, chunk.end)
+    centre = (lo_bin + hi_bin - 1) // 2
+    window_start = centre - length // 2
+    site_lo, site_hi = chunk.own_lo, min(chunk.own_hi, chunk.end - w + 1)
+    seq_lo = min(int(window_start[0]) - left, site_lo)
+    seq_hi = max(int(window_start[-1]) + length + right, site_hi + w - 1)
+    pad = 2 * _trackscan.GROUP * (-(-w // _trackscan.GROUP) + 1)
+    fasta = open_genome(genome)
+    codes = _codes(fasta, chunk.chrom, chunk.size, seq_lo, seq_hi + pad)
+    keep = codes[centre - seq_lo] < 4
+    result = {
+        "chrom": chunk.chrom,
+        "start": lo_bin[keep],
+        "end": hi_bin[keep],
+        "logit": np.zeros(0, np.float32),
+        "kernels": np.zeros((0, plan.n_kernels), np.float32),
+        "site_start": np.zeros(0, np.int64),
+        "site_lane": np.zeros(0, np.int64),
+        "site_score": np.zeros(0, np.float32),
+    }
+    if not keep.any() and not (codes[site_lo - seq_lo : site_hi + w - 1 - seq_lo] < 4).any():
+        result["logit"] = np.zeros(keep.sum(), np.float32)
+        return result
+    regular = (hi_bin - lo_bin) == step
+    starts = window_start - seq_lo
+    maxima = np.empty((len(starts), plan.n_kernels), np.float32)
+    means = np.empty_like(maxima)
+    sites = (site_lo - seq_lo, site_hi - seq_lo)
+    if regular.any():
+        found = _pool(plan, codes, starts[regular], step, sites)
+        maxima[regular], means[regular] = found[0], 0 if found[1] is None else found[1]
+        sites = None
+        hits = found[2]
+    for i in np.flatnonzero(~regular):  # a region's last bin, cut by its end
+        part = slice(max(starts[i] - pad, 0), starts[i] + length + pad)
+        found = _pool(plan, codes[part], starts[i : i + 1] - part.start, 1)
+        maxima[i], means[i] = found[0][0], 0 if found[1] is None else found[1][0]
+    if sites is not None:  # no regular bin: the sites alone
+        hits = _pool(plan, codes, starts[:1], 1, sites)[2]
+    features = _window_features(plan, maxima[keep], means[keep])
     logit = features @ plan.dense_weight + np.float32(plan.dense_bias)
-    empty.update(
-        start=lo_bin[keep],
-        end=hi_bin[keep],
+    result.update(
         logit=logit.astype(np.float32),
-        kernels=features[:, : plan.n_kernels] if plan.kernel_tracks else empty["kernels"],
-        site_start=hit_pos[:n_hits] + seq_lo,
-        site_lane=hit_lane[:n_hits],
-        site_score=hit_score[:n_hits],
+        kernels=features[:, : plan.n_kernels] if plan.kernel_tracks else result["kernels"],
+        site_start=hits[0] + seq_lo,
+        site_lane=hits[1],
+        site_score=hits[2],
     )
-    return empty
+    return result
 
 
 # -- outputs ---------------------------------------------------------------------------
@@ -784,11 +833,24 @@ def scan_genome(
     )
     activation, slope, cap = _activation_id(module)
     dense = module.dense
+    n_padded = -(-n_lanes // 8) * 8  # groups of 8 lanes, whole kernels in each
+    padded = np.zeros(columns.shape[:2] + (n_padded,))
+    padded[:, :, :n_lanes] = columns
+    padded_bias = np.zeros(n_padded)
+    padded_bias[:n_lanes] = bias
+    cutoffs = np.full(n_padded, np.inf, dtype=np.float32)
+    cutoffs[:n_lanes] = pvalues.cutoffs(p_value)
+    left_tables, right_tables = _trackscan.cut_tables(padded)
     plan = _Plan(
-        columns=columns.astype(np.float32),
-        table=_trackscan.lookup_table(columns, bias),
-        cutoffs=pvalues.cutoffs(p_value),
+        width=width,
+        table=_trackscan.lookup_table(padded, padded_bias),
+        left_tables=left_tables,
+        right_tables=right_tables,
+        bias=padded_bias.astype(np.float32),
+        cutoffs=cutoffs,
+        p_value=float(p_value),
         n_kernels=n_kernels,
+        n_strands=module.n_strands,
         activation=activation,
         slope=slope,
         cap=cap,
@@ -827,7 +889,9 @@ def scan_genome(
             ):
                 probability = 1.0 / (1.0 + np.exp(-found["logit"].astype(np.float64)))
                 n_bins += len(probability)
-                site = _chunk_sites(found, pvalues, p_value, n_kernels, width, names, strands)
+                site = _chunk_sites(
+                    found, pvalues, p_value, module.n_strands, width, names, strands
+                )
                 n_sites += len(site["start"])
                 if output is not None:
                     track_writers["binding"].add(
@@ -845,7 +909,7 @@ def scan_genome(
         result = Bunch(
             kernel_names=names,
             background=background,
-            cutoffs=plan.cutoffs,
+            cutoffs=plan.cutoffs[:n_lanes],
             n_bins=n_bins,
             n_sites=n_sites,
         )
@@ -889,13 +953,13 @@ def scan_genome(
                     (output / name).unlink(missing_ok=True)
 
 
-def _chunk_sites(found, pvalues: _PValues, p_value, n_kernels, width, names, strands) -> dict:
+def _chunk_sites(found, pvalues: _PValues, p_value, n_strands, width, names, strands) -> dict:
     """The chunk's sites with p-values, sorted by start, strand and kernel."""
     lane, score = found["site_lane"], found["site_score"].astype(np.float64)
     p = pvalues(lane, score)
     keep = p <= p_value
     lane, score, p, start = lane[keep], score[keep], p[keep], found["site_start"][keep]
-    kernel, strand = lane % n_kernels, lane // n_kernels
+    kernel, strand = np.divmod(lane, n_strands)
     order = np.lexsort((strand, kernel, start))
     return {
         "start": start[order],

@@ -158,6 +158,13 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         each kernel is still one motif, with two dense weights
         (``dense_weight_`` and ``dense_mean_weight_``). See the user guide's
         "The network".
+    distill : float in [0, 1], default=0.0
+        Distillation from the wide network: every stage after the first is
+        fine-tuned on the soft targets ``(1 - distill) * y + distill * p``,
+        ``p`` the first (widest) stage's probability for each training
+        sequence; early stopping still judges by the labels. ``0``: the
+        labels alone (the paper). Ignored by ``"baseline"`` (it has no wider
+        stage).
     scanner : str, default="auto"
         How the network computes the motif scan (see
         :class:`~sklearn_deepprune.network.MotifScanNet`); ``"auto"`` picks the
@@ -251,6 +258,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "strand": [StrOptions({"auto", *STRANDS})],
         "pooling": [StrOptions(set(POOLINGS))],
+        "distill": [Interval(Real, 0, 1, closed="both")],
         "scanner": [StrOptions({"auto", *SCANNERS})],
         "device": [str],
         "random_state": ["random_state"],
@@ -274,6 +282,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         activation="leaky_capped",
         strand="auto",
         pooling="max",
+        distill=0.0,
         scanner="auto",
         device="cpu",
         random_state=None,
@@ -294,6 +303,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.activation = activation
         self.strand = strand
         self.pooling = pooling
+        self.distill = distill
         self.scanner = scanner
         self.device = device
         self.random_state = random_state
@@ -467,9 +477,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         _check_labels(y)
         X, y = self._validate_X(X, y, reset=True)
         steps = 0 if self.variant == "baseline" else self.n_prune_steps
-        _check_network_size(
-            self.n_kernels, steps, X.shape[1], self.kernel_size, self.batch_size, self.device
-        )
+        _check_network_size(self, X.shape, steps)
         target_type = type_of_target(y, input_name="y")
         if target_type == "multiclass":
             raise ValueError(
@@ -535,7 +543,14 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
                 pruned_state = _cpu_state(module)
             lr = self.lr if self.variant == "lottery" else self.lr / self.lr_decay**step
             train = not (self.variant == "inter" and step == steps and step > 0)
-            self.net_, row = self._train_stage(module, lr, data, valid, train=train)
+            fitted_on = data
+            if step == 1 and self.distill > 0:
+                # The wide network is the teacher of every later stage.
+                teacher = _batched(self.net_.module_, X, data.indices)
+                data_soft = _distilled(data, teacher, self.distill)
+            if step > 0 and self.distill > 0:
+                fitted_on = data_soft
+            self.net_, row = self._train_stage(module, lr, fitted_on, valid, train=train)
             row.update(
                 stage=step,
                 valid_auc=_subset_auc(self.net_.module_, X, valid),
@@ -723,6 +738,19 @@ def _batched(function, X: np.ndarray, index: np.ndarray | None = None) -> np.nda
         )
 
 
+def _distilled(data: Subset, teacher_logits: np.ndarray, weight: float) -> Subset:
+    """``data`` with soft targets: ``(1 - weight) * y + weight * sigmoid(teacher)``.
+
+    The same rows of a new dataset whose other rows (the validation part)
+    keep their labels, so early stopping still judges by the labels.
+    """
+    y = data.dataset.y.copy()
+    teacher = 1.0 / (1.0 + np.exp(-teacher_logits.astype(np.float64)))
+    rows = data.indices
+    y[rows] = ((1.0 - weight) * y[rows] + weight * teacher).astype(y.dtype)
+    return Subset(Sequences(data.dataset.X, y), rows)
+
+
 def _subset_auc(module: MotifScanNet, X: np.ndarray, part: Subset | None) -> float:
     """ROC AUC of the network on a subset of ``X`` (NaN without one, or with one class)."""
     if part is None:
@@ -812,23 +840,64 @@ def _check_labels(y) -> None:
 _PARAMETER_COPIES = 7
 
 
-def _check_network_size(
-    n_kernels: int, steps: int, channels: int, kernel_size: int, batch_size: int, device: str
-) -> None:
-    """Raise a ValueError if the wide network cannot fit in memory, before building it."""
+def _check_network_size(estimator: DeepPruneClassifier, shape: tuple, steps: int) -> None:
+    """Raise a ValueError if the wide network cannot fit in memory, before building it.
+
+    Counts (a lower bound, in float32 or int64) what the first stage holds at
+    once: the parameters' copies, and the larger of a training step's arrays
+    (both strands' kernels, the scanner's look-up table or its conv output,
+    each batch's scores, positions and gradients; a batch is at most the
+    data) and the pruning criterion's scores of every kernel.
+    """
+    from sklearn_deepprune.network import _group_size
+
+    n, channels, length = (int(d) for d in shape)
+    width, pools = int(estimator.kernel_size), 2 if estimator.pooling == "max_avg" else 1
+    strands = 2 if estimator._strand(channels) == "both" else 1
     # At most 2**100 in the sum: still a lower bound, and no giant integers.
-    total = n_kernels * 2 ** min(steps, 100)
-    parameters = total * (channels * kernel_size + 2) + 1
-    # Lower bound: float32 parameter copies plus a few (batch, kernels) score arrays.
-    needed = 4 * (_PARAMETER_COPIES * parameters + 4 * batch_size * total)
-    limit, what = _memory_size(device)
+    total = estimator.n_kernels * 2 ** min(steps, 100)
+    per_kernel = channels * width + 1
+    parts = {"parameters and their copies": _PARAMETER_COPIES * (total * (per_kernel + pools) + 1)}
+    step = {}
+    if strands == 2:  # the scanned kernels: the forward ones and their reverse complements
+        step["both strands' kernels"] = 2 * strands * total * per_kernel
+    scanner, batch = estimator._scanner(), min(int(estimator.batch_size), n)
+    scanned = strands * total
+    if scanner == "conv":
+        step["the conv scan's output"] = 2 * batch * scanned * length
+    else:
+        group = _group_size(channels, width)
+        step["the scan's look-up table"] = -(-width // group) * (channels + 1) ** group * scanned
+    # scores (float32), their positions (int64), activations and gradients
+    step[f"batches of {batch:,} sequences"] = batch * (3 * scanned + 2 * pools * total)
+    importance = {}
+    if steps > 0:
+        valid = int(n * estimator.validation_fraction)
+        judged = valid if estimator.criterion == "ablation" and valid else n - valid
+        importance["the pruning criterion's scores"] = judged * pools * total
+    transient = step if sum(step.values()) >= sum(importance.values()) else importance
+    parts.update(transient)
+    needed = 4 * sum(parts.values())
+    limit, what = _memory_size(estimator.device)
     if needed <= limit:
         return
     count = f" = {total:,}" if total < 10**15 else ""
+    strand = "both strands" if strands == 2 else "one strand"
+    largest = ", ".join(
+        f"{name} {_format_bytes(4 * size)}"
+        for name, size in sorted(parts.items(), key=lambda item: -item[1])
+        if 4 * size >= needed // 20
+    )
+    advice = ["n_prune_steps", "n_kernels"]
+    if parts.get(f"batches of {batch:,} sequences", 0) * 4 >= needed // 4:
+        advice.append("batch_size")
+    if strands == 2:
+        advice.append('strand="forward"')
     raise ValueError(
-        f"the wide network of n_kernels * 2**n_prune_steps = {n_kernels} * 2**{steps}{count} "
-        f"kernels needs at least {_format_bytes(needed)} of memory, more than {what} "
-        f"({_format_bytes(limit)}); lower n_prune_steps or n_kernels"
+        f"the wide network of n_kernels * 2**n_prune_steps = {estimator.n_kernels} * "
+        f"2**{steps}{count} kernels needs at least {_format_bytes(needed)} of memory "
+        f"(kernel_size={width}, {strand}: {largest}), more than {what} "
+        f"({_format_bytes(limit)}); lower {', '.join(advice[:-1])} or {advice[-1]}"
     )
 
 

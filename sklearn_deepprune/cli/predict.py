@@ -56,8 +56,7 @@ def _predict_batches(args: argparse.Namespace, length: int):
     """Yield Bunches of ``ids``, ``sequences`` (and ``chrom``, ``start``, ``end`` for a BED)."""
     from sklearn.utils import Bunch
 
-    from sklearn_deepprune.datasets import load_chipseq
-    from sklearn_deepprune.datasets._chipseq import iter_fasta
+    from sklearn_deepprune.datasets._chipseq import iter_binding_file, iter_fasta
     from sklearn_deepprune.datasets._peaks import iter_peak_windows
 
     path = Path(args.input)
@@ -70,19 +69,15 @@ def _predict_batches(args: argparse.Namespace, length: int):
         yield from iter_peak_windows(path, args.genome, length, args.batch_size)
     elif is_peak_file(args.input):
         raise ValueError(f"{path} is a file of peaks: give the genome with --genome")
-    elif is_fasta:
-        records = iter_fasta(path)
+    else:
+        # FASTA, or 'ID SEQUENCE LABEL' lines and DeepBind's format: read as scored.
+        records = iter_fasta(path) if is_fasta else iter_binding_file(path)
         while True:
             batch = list(itertools.islice(records, args.batch_size))
             if not batch:
                 return
-            ids, sequences = zip(*batch, strict=True)
+            ids, sequences = list(zip(*batch, strict=True))[:2]
             yield Bunch(ids=list(ids), sequences=list(sequences))
-    else:
-        data = load_chipseq(path)
-        for first in range(0, len(data.ids), args.batch_size):
-            batch = slice(first, first + args.batch_size)
-            yield Bunch(ids=data.ids[batch], sequences=list(data.sequences[batch]))
 
 
 def _best_sites(module, X, offsets):

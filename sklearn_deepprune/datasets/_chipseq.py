@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import warnings
@@ -13,8 +14,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, check_random_state
 
 from sklearn_deepprune.datasets._io import (
+    _id_text,
     _numbered_lines,
     _peak_ids,
+    _shown,
+    _warn_duplicates,
     _with_shuffled_negatives,
     split_groups,
 )
@@ -37,7 +41,7 @@ def _check_dna(sequence: str, path: Path, number: int) -> str:
     bad = _NOT_DNA.search(sequence)
     if bad:
         raise ValueError(
-            f"{path}, line {number}: character {bad.group()!r} at position "
+            f"{path}, line {number}: {_shown(bad.group())} at position "
             f"{bad.start() + 1} of the sequence is not one of A, C, G, T, N"
         )
     return sequence
@@ -49,50 +53,91 @@ def _check_label(label: str, path: Path, number: int) -> int:
     return _LABELS[label]
 
 
-def _read_binding_file(path: Path, part_name: str | None = None) -> tuple[Bunch, str]:
-    """Read a 690-format or DeepBind-format file into a part; return it and the format."""
-    ids: list[str] = []
-    sequences: list[str] = []
-    labels: list[int] = []
-    line_numbers: list[int] = []
+def _binding_records(
+    path: Path, part_name: str | None = None
+) -> tuple[str, Iterator[tuple[int, str, str, int]]]:
+    """The format of a 690 or DeepBind file and its ``(line, id, sequence, label)`` records.
+
+    The records are read one at a time, as they are asked for.
+    """
     lines = _numbered_lines(path, part_name)
     first = next(lines, None)
     if first is None:
         raise ValueError(f"{path}: empty file")
     number, text = first
     if text.split("\t") == _DEEPBIND_HEADER:
-        file_format = "deepbind"
-        for number, text in lines:
-            fields = text.split("\t")
-            if len(fields) != 4:
-                raise ValueError(
-                    f"{path}, line {number}: expected 4 tab-separated fields "
-                    f"(FoldID EventID seq Bound), got {len(fields)}"
-                )
-            line_numbers.append(number)
-            ids.append(fields[1].strip())
-            sequences.append(_check_dna(fields[2].strip(), path, number))
-            labels.append(_check_label(fields[3].strip(), path, number))
-    elif text.startswith(">") and len(text.split()) != 3:
+        return "deepbind", _deepbind_records(path, lines)
+    if text.startswith(">") and len(text.split()) != 3:
         raise ValueError(f"{path}, line {number}: this looks like FASTA; use load_fasta")
-    else:
-        file_format = "690"
-        for number, text in [first, *lines]:
-            fields = text.split()
-            if len(fields) != 3:
-                raise ValueError(
-                    f"{path}, line {number}: expected 3 fields "
-                    f"(LOCATION SEQUENCE LABEL), got {len(fields)}"
-                )
-            location = fields[0].removeprefix(">")
-            if not location:
-                raise ValueError(f"{path}, line {number}: empty LOCATION")
-            line_numbers.append(number)
-            ids.append(location)
-            sequences.append(_check_dna(fields[1], path, number))
-            labels.append(_check_label(fields[2], path, number))
-    if not sequences:
+    return "690", _690_records(path, itertools.chain([first], lines))
+
+
+def _deepbind_records(path: Path, lines) -> Iterator[tuple[int, str, str, int]]:
+    for number, text in lines:
+        fields = text.split("\t")
+        if len(fields) != 4:
+            raise ValueError(
+                f"{path}, line {number}: expected 4 tab-separated fields "
+                f"(FoldID EventID seq Bound), got {len(fields)}"
+            )
+        sequence = _check_dna(fields[2].strip(), path, number)
+        label = _check_label(fields[3].strip(), path, number)
+        yield number, _id_text(fields[1].strip()), sequence, label
+
+
+def _690_records(path: Path, lines) -> Iterator[tuple[int, str, str, int]]:
+    for number, text in lines:
+        fields = text.split()
+        if len(fields) != 3:
+            raise ValueError(
+                f"{path}, line {number}: expected 3 fields "
+                f"(LOCATION SEQUENCE LABEL), got {len(fields)}"
+            )
+        location = fields[0].removeprefix(">")
+        if not location:
+            raise ValueError(f"{path}, line {number}: empty LOCATION")
+        sequence = _check_dna(fields[1], path, number)
+        yield number, _id_text(location), sequence, _check_label(fields[2], path, number)
+
+
+def iter_binding_file(path: str | os.PathLike) -> Iterator[tuple[str, str, int]]:
+    """Yield ``(id, sequence, label)`` for each record of a 690 or DeepBind file.
+
+    Reads as :func:`~sklearn_deepprune.datasets.load_chipseq` reads one file
+    (either format, gzipped or not) without holding the file in memory; the
+    lengths of the sequences are not compared.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+
+    Yields
+    ------
+    id : str
+        The record's LOCATION (690) or EventID (DeepBind).
+    sequence : str
+        Upper case.
+    label : int
+        0 or 1.
+
+    Raises
+    ------
+    ValueError
+        As :func:`~sklearn_deepprune.datasets.load_chipseq`, naming file and line.
+    """
+    _, records = _binding_records(Path(path))
+    for _, record_id, sequence, label in records:
+        yield record_id, sequence, label
+
+
+def _read_binding_file(path: Path, part_name: str | None = None) -> tuple[Bunch, str]:
+    """Read a 690-format or DeepBind-format file into a part; return it and the format."""
+    file_format, records = _binding_records(path, part_name)
+    rows = list(records)
+    if not rows:
         raise ValueError(f"{path}: no records after the header")
+    line_numbers, ids, sequences, labels = zip(*rows, strict=True)
     lengths = np.fromiter(map(len, sequences), dtype=int, count=len(sequences))
     if np.any(lengths != lengths[0]):
         record = int(np.flatnonzero(lengths != lengths[0])[0])
@@ -108,23 +153,6 @@ def _read_binding_file(path: Path, part_name: str | None = None) -> tuple[Bunch,
     )
     _warn_duplicates(part, path)
     return part, file_format
-
-
-def _warn_duplicates(part: Bunch, where: Path, stacklevel: int = 4) -> None:
-    """Warn, with counts, when sequences of ``part`` occur more than once."""
-    counts = np.unique(part.sequences, return_counts=True)[1]
-    repeated = counts[counts > 1]
-    if not repeated.size:
-        return
-    both = np.intersect1d(part.sequences[part.target == 1], part.sequences[part.target == 0])
-    conflict = f"; {both.size} of them with both labels" if both.size else ""
-    extra = int((repeated - 1).sum())
-    sequences = "1 sequence occurs" if repeated.size == 1 else f"{repeated.size} sequences occur"
-    warnings.warn(
-        f"{where}: {sequences} more than once ({extra} extra record{'s' * (extra > 1)}){conflict}",
-        UserWarning,
-        stacklevel=stacklevel,
-    )
 
 
 def _warn_overlap(train: Bunch, test: Bunch, where: Path) -> None:
@@ -390,7 +418,7 @@ def iter_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
             words = text[1:].split()
             if not words:
                 raise ValueError(f"{path}, line {number}: header without an id")
-            record_id, header_line = words[0], number
+            record_id, header_line = _id_text(words[0]), number
         elif record_id is None:
             raise ValueError(f"{path}, line {number}: sequence before the first '>' header")
         else:
@@ -400,6 +428,25 @@ def iter_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     if not chunks:
         raise ValueError(f"{path}, line {header_line}: record {record_id!r} has no sequence")
     yield record_id, "".join(chunks)
+
+
+def _unique_ids(ids: np.ndarray, path: Path) -> np.ndarray:
+    """``ids``, those that occur more than once numbered by record order (``ID#N``), warned."""
+    unique, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    shared = counts[inverse] > 1
+    if not shared.any():
+        return ids
+    n_ids = int((counts > 1).sum())
+    example = str(unique[counts > 1][0])
+    warnings.warn(
+        f"{path}: the ids are not unique ({int(shared.sum())} records share {n_ids} id"
+        f"{'s' * (n_ids > 1)}, e.g. {example!r}); those records are told apart by record "
+        f"order, as ID#N for the N-th record ({example}#1, ...)",
+        UserWarning,
+        stacklevel=3,
+    )
+    numbered = np.char.add(np.char.add(ids, "#"), (np.arange(len(ids)) + 1).astype(str))
+    return np.where(shared, numbered, ids)
 
 
 def load_fasta(
@@ -448,7 +495,9 @@ def load_fasta(
     Warns
     -----
     UserWarning
-        When the file holds the same sequence more than once, with the counts.
+        When the file holds the same sequence more than once, with the counts;
+        when ids occur more than once (``bedtools getfasta -name`` writes ``.``
+        for every unnamed peak): those become ``ID#N``, N the record's number.
 
     Examples
     --------
@@ -475,7 +524,7 @@ def load_fasta(
     part = Bunch(
         sequences=np.array(sequences),
         target=np.full(len(sequences), target, dtype=int),
-        ids=np.array(ids),
+        ids=_unique_ids(np.array(ids), path),
     )
     _warn_duplicates(part, path, stacklevel=3)
     if negatives == "shuffle":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import os
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +14,12 @@ from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch
 
 from sklearn_deepprune._optional import import_optional
-from sklearn_deepprune.datasets._chipseq import load_chipseq
+from sklearn_deepprune.datasets._chipseq import _binding_records, load_chipseq
 
 #: Where each collection is downloaded from: the environment variable that
-#: overrides the base URL (for a mirror), its default, and the files of a set.
+#: overrides the base URL (for a mirror), its default, and the files of a set;
+#: optionally ``hashes``, a file's path (as in ``files``, the name filled in)
+#: to its known checksum (pooch's ``"sha256:..."``), checked on download.
 #: The 690 sets of Zeng et al. (2016) are ``BASE/NAME/train.data`` and
 #: ``BASE/NAME/test.data``; DeepBind's ENCODE sets (Alipanahi et al. 2015)
 #: are ``BASE/NAME_AC.seq.gz`` and ``BASE/NAME_B.seq.gz``.
@@ -46,18 +51,58 @@ def _base_url(collection: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _download(url: str, folder: Path, file_name: str) -> bool:
-    """Download ``url`` to ``folder/file_name`` unless there; False if the server has none."""
+# Records of a downloaded file read to check that it is a data file of its collection.
+_CHECKED_RECORDS = 10
+
+
+def _check_download(path: Path) -> str | None:
+    """Why ``path`` is not a data file of either collection; None if it reads as one."""
+    with open(path, "rb") as file:
+        head = file.read(2)
+    if path.name.endswith(".gz") and head != b"\x1f\x8b":
+        return "its name ends in .gz, but it is not gzip-compressed"
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as file:
+            text = file.read(4096).lstrip()
+        if text.startswith(b"<"):
+            return "an HTML page (" + text[:60].decode(errors="replace").split("\n")[0] + ")"
+        _, records = _binding_records(path)
+        for _ in itertools.islice(records, _CHECKED_RECORDS):
+            pass
+    except (ValueError, OSError, EOFError, zlib.error) as exc:
+        return str(exc)
+    return None
+
+
+def _download(url: str, folder: Path, file_name: str, known_hash: str | None = None) -> bool:
+    """Download ``url`` to ``folder/file_name`` unless there; False if the server has none.
+
+    A file that is not a data file (an HTML page from a mirror, say) or whose
+    checksum is wrong is not kept: an OSError names it and the cache folder.
+    """
     pooch = import_optional("pooch", "genome", "fetch_chipseq")
     requests = import_optional("requests", "genome", "fetch_chipseq")
     try:
-        pooch.retrieve(url, known_hash=None, fname=file_name, path=folder, progressbar=False)
+        pooch.retrieve(url, known_hash=known_hash, fname=file_name, path=folder, progressbar=False)
     except requests.HTTPError as exc:
         if exc.response is not None and exc.response.status_code == 404:
             return False
         raise OSError(f"cannot download {url}: {exc}") from None
     except requests.RequestException as exc:
         raise OSError(f"cannot download {url}: {exc}") from None
+    except ValueError as exc:  # pooch: the checksum differs
+        raise OSError(
+            f"cannot download {url}: its checksum is not the known one ({exc}); nothing was "
+            f"kept in the cache {folder}"
+        ) from None
+    problem = _check_download(folder / file_name)
+    if problem is not None:
+        (folder / file_name).unlink()
+        raise OSError(
+            f"{url} is not a data file: {problem}; it was not kept in the cache {folder} "
+            "(is the mirror right?)"
+        )
     return True
 
 
@@ -115,9 +160,12 @@ def fetch_chipseq(
     ------
     ValueError
         If ``name`` is not a valid set name, or the server has none of its
-        files (HTTP 404).
+        files (HTTP 404); if the cached set cannot be read (naming the cache
+        folder, to delete).
     OSError
-        If a download fails, or the set is not cached and
+        If a download fails, is not a data file of the collection (an HTML
+        page, say) or has the wrong checksum (such a file is not kept, and
+        the set is not cached as complete), or the set is not cached and
         ``download_if_missing`` is False.
     ImportError
         If pooch (the ``genome`` extra) is missing.
@@ -141,7 +189,10 @@ def fetch_chipseq(
         if not download_if_missing:
             raise OSError(f"data set {name} is not in {folder} and download_if_missing is False")
         base = _base_url(collection)
-        found = [_download(base + path, folder, Path(path).name) for path in paths]
+        hashes = dict(source.get("hashes", {}))  # type: ignore[call-overload]
+        found = [
+            _download(base + path, folder, Path(path).name, hashes.get(path)) for path in paths
+        ]
         if not any(found):
             raise ValueError(
                 f"no data set {name!r} in the {collection} collection at {base} (HTTP 404 for "
@@ -150,9 +201,15 @@ def fetch_chipseq(
         complete.write_text(
             "".join(f"{path}\n" for path, ok in zip(paths, found, strict=True) if ok)
         )
-    data = load_chipseq(
-        folder, negatives=negatives, random_state=random_state, return_X_y=return_X_y
-    )
+    try:
+        data = load_chipseq(
+            folder, negatives=negatives, random_state=random_state, return_X_y=return_X_y
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"the cached data set in {folder} cannot be read ({exc}); delete that folder to "
+            "download it again"
+        ) from None
     if return_X_y:
         return data
     data.collection = collection

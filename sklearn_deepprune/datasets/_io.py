@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +21,34 @@ _SHUFFLE_SUFFIX = "_shuf"
 
 
 def _open_text(path: Path) -> io.TextIOBase:
-    """Open plain or gzipped text (told apart by content); any line ends."""
+    """Open plain or gzipped UTF-8 text (told apart by content); any line ends, no BOM."""
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"
-    # latin-1 decodes any byte, so a stray non-ASCII byte reaches the DNA check
-    # and is reported with its line instead of as a UnicodeDecodeError.
+    # utf-8-sig drops a byte-order mark; surrogateescape keeps a byte that is not
+    # UTF-8 as a lone surrogate, so that it reaches the DNA check and is reported
+    # with its line (see _shown) instead of as a UnicodeDecodeError.
+    options = {"encoding": "utf-8-sig", "errors": "surrogateescape", "newline": None}
     if gzipped:
-        return gzip.open(path, "rt", encoding="latin-1", newline=None)
-    return open(path, encoding="latin-1", newline=None)
+        return gzip.open(path, "rt", **options)
+    return open(path, **options)
+
+
+def _shown(character: str) -> str:
+    """A character as a message shows it: a byte that was not UTF-8 as ``byte 0xE9``."""
+    if "\udc80" <= character <= "\udcff":
+        return f"byte 0x{ord(character) - 0xDC00:02X}"
+    return f"character {character!r}"
+
+
+def _id_text(text: str) -> str:
+    """An id as read: UTF-8 where it is, else (a byte that is not UTF-8) read as latin-1."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("latin-1")
+    return text
 
 
 def _numbered_lines(path: Path, part: str | None = None) -> Iterator[tuple[int, str]]:
@@ -51,6 +72,25 @@ def _numbered_lines(path: Path, part: str | None = None) -> Iterator[tuple[int, 
             text = line.strip()
             if text:
                 yield number, text
+
+
+def _warn_duplicates(part: Bunch, where: Path, stacklevel: int = 4, note: str = "") -> bool:
+    """Warn, with counts, when sequences of ``part`` occur more than once; whether they do."""
+    counts = np.unique(part.sequences, return_counts=True)[1]
+    repeated = counts[counts > 1]
+    if not repeated.size:
+        return False
+    both = np.intersect1d(part.sequences[part.target == 1], part.sequences[part.target == 0])
+    conflict = f"; {both.size} of them with both labels" if both.size else ""
+    extra = int((repeated - 1).sum())
+    sequences = "1 sequence occurs" if repeated.size == 1 else f"{repeated.size} sequences occur"
+    warnings.warn(
+        f"{where}: {sequences} more than once ({extra} extra record{'s' * (extra > 1)})"
+        f"{conflict}{note}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return True
 
 
 def _peak_ids(ids) -> np.ndarray:
@@ -107,6 +147,11 @@ def split_groups(
         If there are too few groups of a label to split.
     """
     unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    if len(unique) == 1 and len(inverse) > 1:
+        raise ValueError(
+            f"cannot hold out a test part: all {len(inverse)} records are one group (their "
+            f"ids, without {_SHUFFLE_SUFFIX}, are all {str(unique[0])!r}); the ids are not unique"
+        )
     label = np.zeros(len(unique), dtype=int)
     np.maximum.at(label, inverse, np.asarray(target, dtype=int))
     stratify = label if np.unique(label).size > 1 and np.bincount(label).min() > 1 else None

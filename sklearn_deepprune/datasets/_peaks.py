@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -12,6 +13,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from sklearn_deepprune._optional import import_optional
+from sklearn_deepprune.datasets._genome import open_genome
 from sklearn_deepprune.datasets._io import (
     _numbered_lines,
     _open_text,
@@ -28,6 +30,8 @@ _HEADER_PREFIXES = ("#", "track", "browser")
 _NARROWPEAK_FIELDS = 10
 # A genomic negative with more N than this fraction is not used.
 _MAX_N_FRACTION = 0.1
+# A window of a peak file (or negatives file) with more N than this is skipped.
+_MAX_N_PEAK = 0.5
 # GC content bins of the "background" negatives.
 _GC_BINS = np.linspace(0.0, 1.0, 21)
 # Flank negatives: a window this many window widths (and more) from its peak's end.
@@ -40,55 +44,6 @@ _ALPHABET_BYTES = ALPHABET.encode()
 
 
 # -- the genome ----------------------------------------------------------------
-
-
-def _is_plain_gzip(path: Path) -> bool:
-    """Whether ``path`` is gzip-compressed without bgzip's blocks (pyfaidx reads only bgzip)."""
-    with open(path, "rb") as file:
-        head = file.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return False
-    # BGZF: the FEXTRA flag and a 'BC' extra subfield (SAM specification, section 4.1).
-    return not (len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC")
-
-
-def open_genome(genome: str | os.PathLike) -> Any:
-    """Open a genome FASTA for random access with pyfaidx, indexing it on first use.
-
-    Parameters
-    ----------
-    genome : str or path-like
-        A FASTA file, plain or bgzip-compressed (``bgzip genome.fa``; a plain
-        gzip file cannot be read at random). Its index (``.fai``, and ``.gzi``
-        for bgzip) is written beside it the first time.
-
-    Returns
-    -------
-    pyfaidx.Fasta
-        Returning upper-case strings.
-
-    Raises
-    ------
-    FileNotFoundError
-        If there is no such file.
-    ValueError
-        If the file is gzip but not bgzip, or cannot be indexed as FASTA.
-    ImportError
-        If pyfaidx (the ``genome`` extra) is missing.
-    """
-    pyfaidx = import_optional("pyfaidx", "genome", "reading a genome")
-    path = Path(genome)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such genome FASTA: {path}")
-    if _is_plain_gzip(path):
-        raise ValueError(
-            f"{path} is gzip-compressed, which cannot be read at random: decompress it "
-            "(gunzip) or compress it with bgzip instead (gunzip -c X.fa.gz | bgzip > X.fa.gz)"
-        )
-    try:
-        return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True)
-    except (pyfaidx.FastaIndexingError, pyfaidx.FetchError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot index it as FASTA ({exc})") from None
 
 
 def _chrom_sizes(fasta: Any) -> dict[str, int]:
@@ -111,7 +66,8 @@ def read_intervals(path: str | os.PathLike) -> pd.DataFrame:
     """Read a BED3/BED6/narrowPeak file (optionally gzipped) into a table.
 
     ``track``, ``browser`` and ``#`` lines and blank lines are skipped. Fields
-    are separated by tabs (or any whitespace).
+    are separated by tabs, as BED is (so that a name may hold spaces); a file
+    whose first line has no tab is split on any whitespace.
 
     Parameters
     ----------
@@ -149,7 +105,9 @@ def read_intervals(path: str | os.PathLike) -> pd.DataFrame:
         if text.startswith(_HEADER_PREFIXES):
             skip.append(number - 1)
             continue
-        fields = len(text.split())
+        if n_fields is None:
+            separator = "\t" if "\t" in text else None
+        fields = len(text.split(separator))
         if n_fields is None:
             n_fields, expected = fields, number
             if fields < 3:
@@ -167,8 +125,10 @@ def read_intervals(path: str | os.PathLike) -> pd.DataFrame:
     with _open_text(path) as handle:
         table = pd.read_csv(
             handle,
-            sep=r"\s+",
+            sep=r"\s+" if separator is None else "\t",
             header=None,
+            index_col=False,
+            quoting=csv.QUOTE_NONE,
             names=range(n_fields),
             skiprows=skip,
             dtype=str,
@@ -185,6 +145,13 @@ def read_intervals(path: str | os.PathLike) -> pd.DataFrame:
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"{path}, line {lines[i]}: {what} {table[column].iat[i]!r} is not an integer"
+            )
+        huge = np.abs(values.to_numpy()) >= 2**62
+        if huge.any():
+            i = int(np.flatnonzero(huge)[0])
+            raise ValueError(
+                f"{path}, line {lines[i]}: {what} {table[column].iat[i]} is too large for a "
+                "position on a chromosome"
             )
         return values.to_numpy().astype(np.int64)
 
@@ -365,6 +332,11 @@ def _flank_negatives(
         good = _n_fraction(sequences) <= _MAX_N_FRACTION
         chosen[todo[good]] = s[good]
     found = chosen >= 0
+    if not found.any():
+        raise ValueError(
+            f"no flank negative window: none of the {n} peaks has a window free of peaks and "
+            "N near it (do the peaks cover the genome?); use negatives='shuffle' or a BED file"
+        )
     if not found.all():
         warnings.warn(
             f"no flank window free of peaks and N for {int((~found).sum())} of {n} peaks; "
@@ -420,6 +392,13 @@ def _background_negatives(
     chrom = np.concatenate([part.chrom for part in taken])
     start = np.concatenate([part.start for part in taken])
     sequences = np.concatenate([part.sequences for part in taken])
+    n_spare = sum(len(part.chrom) for part in spare)
+    if not len(chrom) and not n_spare:
+        raise ValueError(
+            f"no background negative window: none of {_BACKGROUND_ROUNDS} rounds of random "
+            "windows found one free of peaks and N (do the peaks cover the genome?); use "
+            "negatives='shuffle' or a BED file"
+        )
     if need.sum():
         # Rare GC contents: the spare windows closest in GC stand in.
         spare_chrom = np.concatenate([part.chrom for part in spare])
@@ -434,9 +413,11 @@ def _background_negatives(
             i = np.flatnonzero(available)[np.argmin(np.abs(spare_gc[available] - target))]
             available[i] = False
             picks.append(i)
+        missing = int(need.sum()) - len(picks)
         warnings.warn(
             f"the genome has too few windows with the GC content of {int(need.sum())} "
-            "positives; the closest in GC content stand in",
+            f"positives; the closest in GC content stand in for {len(picks)}"
+            + (f", and {missing} have no background negative" if missing else ""),
             UserWarning,
             stacklevel=3,
         )
@@ -455,6 +436,81 @@ def _take(part: Bunch, index: np.ndarray) -> Bunch:
 
 def _concat(*parts: Bunch) -> Bunch:
     return Bunch(**{key: np.concatenate([part[key] for part in parts]) for key in _PART_KEYS})
+
+
+def _same_window(part: Bunch) -> np.ndarray:
+    """Each window's group: windows at one place (of duplicate peaks) share one."""
+    keys = np.char.add(np.char.add(part.chrom.astype(str), ":"), part.start.astype(str))
+    return np.unique(keys, return_inverse=True)[1]
+
+
+def _warn_duplicate_windows(part: Bunch, path) -> None:
+    counts = np.bincount(_same_window(part))
+    repeated = counts[counts > 1]
+    if repeated.size:
+        warnings.warn(
+            f"{path}: {repeated.size} windows occur more than once ({int((repeated - 1).sum())} "
+            "extra, of duplicate peaks); the copies are kept on one side of the split",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _without_n(windows: Bunch, path, what: str) -> Bunch:
+    """``windows`` but those more than ``_MAX_N_PEAK`` N (gaps), counted in a warning."""
+    n_rich = _n_fraction(windows.sequences) > _MAX_N_PEAK
+    if not n_rich.any():
+        return windows
+    if n_rich.all():
+        raise ValueError(f"{path}: every {what} window is more than {_MAX_N_PEAK:.0%} N")
+    warnings.warn(
+        f"{path}: {int(n_rich.sum())} of {len(n_rich)} {what} windows are more than "
+        f"{_MAX_N_PEAK:.0%} N (gaps in the genome) and were skipped",
+        UserWarning,
+        stacklevel=3,
+    )
+    keep = np.flatnonzero(~n_rich)
+    return Bunch(**_take(windows, keep), intervals=windows.intervals.iloc[keep])
+
+
+def _check_apart(negatives: Bunch, positives: Bunch, path, peaks) -> None:
+    """Refuse negative windows that all overlap the peaks; warn, with counts, if some do."""
+    frame = _frame(negatives.chrom, negatives.start, negatives.end)
+    overlap = ~_free(frame, _occupied(positives))
+    n = len(overlap)
+    if overlap.all():
+        raise ValueError(
+            f"every one of the {n} negative windows of {path} overlaps a peak of {peaks} (is "
+            "it the peak file?); negatives must lie away from the peaks"
+        )
+    if overlap.any():
+        warnings.warn(
+            f"{int(overlap.sum())} of the {n} negative windows of {path} overlap a peak of "
+            f"{peaks}; they are kept, labelled 0",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _check_labels(parts: dict, source, test_chromosomes) -> None:
+    """A ValueError naming ``source`` unless both parts hold both labels."""
+    for name, part in parts.items():
+        positives = int(part.target.sum())
+        negatives = len(part.target) - positives
+        if positives and negatives:
+            continue
+        counts = [
+            f"{k} {what}s" if k else f"no {what}"
+            for k, what in ((positives, "positive"), (negatives, "negative"))
+        ]
+        where = ""
+        if test_chromosomes is not None:
+            side = "on" if name == "test" else "off"
+            where = f" (the windows {side} {', '.join(test_chromosomes)})"
+        raise ValueError(
+            f"{source}: the {name} part has {counts[0]} and {counts[1]}{where}; each part "
+            "needs both labels"
+        )
 
 
 def _part_summary(part: Bunch) -> str:
@@ -582,10 +638,13 @@ def load_peaks(
                 else "test_chromosomes is empty"
             )
 
-    positives = _read_windows(peaks, width, fasta, sizes, genome)
+    positives = _without_n(_read_windows(peaks, width, fasta, sizes, genome), peaks, "peak")
     positives.target = np.ones(len(positives.ids), dtype=int)
+    _warn_duplicate_windows(positives, peaks)
     if negatives_file is not None:
         other = _read_windows(negatives_file, width, fasta, sizes, genome)
+        other = _without_n(other, negatives_file, "negative")
+        _check_apart(other, positives, negatives_file, peaks)
     elif negatives == "flank":
         other = _flank_negatives(positives, fasta, sizes, rng)
     elif negatives == "background":
@@ -611,15 +670,12 @@ def load_peaks(
             )
     else:
         split = "random"
+        # Windows of one sequence (duplicate peaks) are one group: on one side.
         sides = {
-            "positives": split_groups(
-                np.arange(len(positives.ids)), positives.target, test_size, rng
-            )
+            name: split_groups(_same_window(part), part.target, test_size, rng)
+            for name, part in (("positives", positives), ("negatives", other))
+            if part is not None
         }
-        if other is not None:
-            sides["negatives"] = split_groups(
-                np.arange(len(other.ids)), other.target, test_size, rng
-            )
     parts = {}
     for i, name in enumerate(("train", "test")):
         part = _take(positives, sides["positives"][i])
@@ -631,6 +687,7 @@ def load_peaks(
         else:
             part = _concat(part, _take(other, sides["negatives"][i]))
         parts[name] = part
+    _check_labels(parts, negatives_file or peaks, test_chromosomes)
     if return_X_y:
         train, test = parts["train"], parts["test"]
         return train.sequences, test.sequences, train.target, test.target

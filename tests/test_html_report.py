@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from sklearn_deepprune.cli import build_parser, main
-from sklearn_deepprune.experiments import write_fit_report, write_report, write_sweep_report
+from sklearn_deepprune.experiments import (
+    fit_report_data,
+    write_fit_report,
+    write_report,
+    write_sweep_report,
+)
 from sklearn_deepprune.experiments._html import _reading
 
 TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
@@ -129,7 +134,7 @@ def test_page_is_self_contained_and_small(fit_folder):
 @pytest.mark.slow
 def test_page_with_jaspar_matches_stays_under_2_mb(fit_folder, tmp_path):
     copy = _copy(fit_folder, tmp_path)
-    path, problems = write_fit_report(copy)
+    path, problems = write_fit_report(copy, matches=True)  # the fit had --no-matches
     assert problems == []
     text = path.read_text()
     page = _Page(text)
@@ -192,7 +197,9 @@ def test_reading_in_plain_words():
     ]
     assert _reading(history).startswith("4 kernels keep 50% of the 16-kernel model's AUC")
     assert "no better than chance" in _reading([{**history[0], "test_auc": 0.4}, history[2]])
-    assert "2 kernels do better than the 4-kernel" in _reading([history[2], {**history[0], "n_kernels": 2}])
+    assert "2 kernels do better than the 4-kernel" in _reading(
+        [history[2], {**history[0], "n_kernels": 2}]
+    )
     no_test = [{**row, "test_auc": None} for row in history]
     assert "keep 78%" in _reading(no_test) and "validation" in _reading(no_test)
 
@@ -245,3 +252,70 @@ def test_report_command_on_a_sweep_folder_writes_the_page(tmp_path, capsys):
 def test_not_a_folder(tmp_path):
     with pytest.raises(ValueError, match="is not a folder"):
         write_fit_report(tmp_path / "missing")
+
+
+@pytest.fixture(scope="module", params=["max", "max_avg"])
+def toy_pipeline(toy_sequences, request):
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
+
+    train, y_train, _, _ = toy_sequences
+    clf = DeepPruneClassifier(
+        n_kernels=2,
+        n_prune_steps=1,
+        kernel_size=8,
+        max_epochs=3,
+        patience=2,
+        random_state=5,
+        pooling=request.param,
+    )
+    return make_pipeline(SequenceOneHotEncoder(), clf).fit(train, y_train)
+
+
+def test_the_validation_part_is_the_classifiers(toy_pipeline, toy_sequences):
+    from sklearn.metrics import roc_auc_score
+
+    from sklearn_deepprune.experiments._html import _validation_part
+
+    train, y_train, _, _ = toy_sequences
+    valid = _validation_part(toy_pipeline[-1], y_train)
+    assert len(valid) == 30
+    scores = toy_pipeline.decision_function([train[i] for i in valid])
+    # the AUC the classifier measured on its own validation part, after the last stage
+    assert roc_auc_score(y_train[valid], scores) == pytest.approx(
+        toy_pipeline[-1].pruning_history_[-1]["valid_auc"]
+    )
+
+
+def test_loss_change_is_the_network_without_the_kernel(toy_pipeline, toy_sequences):
+    import torch
+    from sklearn.metrics import log_loss
+
+    from sklearn_deepprune.experiments._html import _validation_part
+
+    train, y_train, test, y_test = toy_sequences
+    report = fit_report_data(toy_pipeline, train, y_train, test, y_test)
+    assert report["data"]["loss_part"] == "validation"
+    clf = toy_pipeline[-1]
+    valid = _validation_part(clf, y_train)
+    X = toy_pipeline[0].transform([train[i] for i in valid])
+    module = clf.net_.module_
+    with torch.no_grad():
+        features = module.features(torch.as_tensor(X)).numpy().astype(float)
+        logits = module(torch.as_tensor(X)).numpy().astype(float)
+    weights = module.dense.weight.detach().numpy()[0].astype(float)
+    full = log_loss(y_train[valid], 1 / (1 + np.exp(-logits)), labels=[0, 1])
+    n_pools = len(weights) // 2
+    assert n_pools == (2 if clf.pooling == "max_avg" else 1)
+    for k, entry in enumerate(report["kernels"]):
+        # each feature of the kernel replaced by its mean over the part
+        columns = [k + pool * len(report["kernels"]) for pool in range(n_pools)]
+        change = (features[:, columns].mean(axis=0) - features[:, columns]) @ weights[columns]
+        removed = log_loss(y_train[valid], 1 / (1 + np.exp(-(logits + change))), labels=[0, 1])
+        assert entry["loss_change"] == pytest.approx(removed - full, rel=1e-4, abs=1e-6)
+        assert ("dense_mean_weight" in entry) == (clf.pooling == "max_avg")
+    # no test part: no curves, no site statistics, but the counts and loss changes
+    report = fit_report_data(toy_pipeline, train, y_train, None, None)
+    assert "test" not in report and "test" not in report["data"]["parts"]
+    assert all("sites_positives" not in entry for entry in report["kernels"])

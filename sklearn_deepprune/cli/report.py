@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if is_fit_folder(Path(args.results)):
         from sklearn_deepprune.experiments import write_fit_report
 
-        path, problems = write_fit_report(args.results, args.output, matches=not args.no_matches)
+        path, problems = write_fit_report(
+            args.results, args.output, matches=False if args.no_matches else None
+        )
         print(f"wrote {path}")
         if problems:
             print(

@@ -100,18 +100,29 @@ def _validation_part(classifier, y_train: np.ndarray):
 
 
 def _loss_changes(classifier, X_valid: np.ndarray, y_valid: np.ndarray) -> list[float]:
-    """Change in mean log loss when each kernel alone is replaced by its mean score."""
+    """Change in mean log loss when each kernel's contribution alone is replaced by its mean.
+
+    A kernel's contribution to the logit is the sum over what the dense layer
+    reads of it (its max score, and its mean score with ``pooling="max_avg"``)
+    times their weights, as the pruning criteria see it.
+    """
     from sklearn_deepprune.classifier import _batched
     from sklearn_deepprune.pruning import _binary_log_loss
 
     module = classifier.net_.module_
-    scores = _batched(module.kernel_scores, X_valid).astype(np.float64)
-    weight = np.asarray(classifier.dense_weight_, dtype=np.float64)
+    features = _batched(module.features, X_valid).astype(np.float64)
+    n_kernels = module.n_kernels
+    weights = module.dense.weight.detach().cpu().numpy()[0].astype(np.float64)
+    contributions = (
+        features.reshape(len(features), -1, n_kernels) * weights.reshape(-1, n_kernels)
+    ).sum(axis=1)
     bias = float(module.dense.bias.detach().cpu()[0])
     y = np.asarray(y_valid) == classifier.classes_[1]
-    logits = bias + scores @ weight
+    logits = bias + contributions.sum(axis=1)
     full = _binary_log_loss(logits[:, np.newaxis], y)[0]
-    removed = _binary_log_loss(logits[:, np.newaxis] - (scores - scores.mean(axis=0)) * weight, y)
+    removed = _binary_log_loss(
+        logits[:, np.newaxis] - (contributions - contributions.mean(axis=0)), y
+    )
     return [float(change) for change in removed - full]
 
 
@@ -216,6 +227,9 @@ def fit_report_data(
     kernels: list[dict[str, Any]] = [
         {"kernel": k, "dense_weight": float(classifier.dense_weight_[k])} for k in range(n_kernels)
     ]
+    if getattr(classifier, "pooling", "max") != "max":
+        for entry, weight in zip(kernels, classifier.dense_mean_weight_, strict=True):
+            entry["dense_mean_weight"] = float(weight)
     last = classifier.pruning_history_[-1]
     if last.get("importance") is not None and last.get("kept") is not None:
         importance = np.asarray(last["importance"], dtype=float)
@@ -662,7 +676,13 @@ def _kernel_rows(metrics, report, model, motifs, matches, problems: _Problems) -
             cells.append(f"<td>{''.join(logos)}</td>")
         else:
             cells.append("<td>&ndash;</td>")
-        cells.append(_cell(entry.get("dense_weight")))
+        if entry.get("dense_mean_weight") is not None:
+            cells.append(
+                f'<td class="num">{entry["dense_weight"]:.3g} <span class="small">(mean: '
+                f"{entry['dense_mean_weight']:.3g})</span></td>"
+            )
+        else:
+            cells.append(_cell(entry.get("dense_weight")))
         if entry.get("importance") is not None:
             cells.append(
                 f'<td class="num">{entry["importance"]:.3g} '
@@ -771,7 +791,7 @@ def write_fit_report(
     folder: str | os.PathLike,
     output: str | os.PathLike | None = None,
     *,
-    matches: bool = True,
+    matches: bool | None = None,
 ) -> tuple[Path, list[str]]:
     """Write the HTML page of a ``deepprune fit`` folder.
 
@@ -787,9 +807,10 @@ def write_fit_report(
         The fit folder.
     output : str, path-like or None, default=None
         Where to write the page; default ``folder/report.html``.
-    matches : bool, default=True
+    matches : bool or None, default=None
         Whether to match the kernels with JASPAR (needs memelite and
-        pyjaspar; the first use compiles Tomtom, about a minute).
+        pyjaspar; the first use compiles Tomtom, about a minute). ``None``:
+        unless the fit was run with ``--no-matches``.
 
     Returns
     -------
@@ -822,7 +843,9 @@ def write_fit_report(
         )
         motifs = None
     found = None
-    wanted = matches and not (report.get("settings") or {}).get("no_matches")
+    wanted = matches
+    if wanted is None:
+        wanted = not (report.get("settings") or {}).get("no_matches")
     if motifs is not None and wanted:
         from sklearn_deepprune.motifs import compare_motifs
 

@@ -75,6 +75,23 @@ def _activate(x, activation, slope, cap):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def translate(raw, code_of_byte, skip, out):  # pragma: no cover - compiled
+    """Codes of the FASTA bytes ``raw`` into ``out``, bytes with ``skip`` set left out.
+
+    Returns how many codes were written (at most ``len(out)``).
+    """
+    n = 0
+    for i in range(raw.shape[0]):
+        byte = raw[i]
+        if not skip[byte]:
+            if n == out.shape[0]:
+                break
+            out[n] = code_of_byte[byte]
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
 def gmers(codes, gmer):  # pragma: no cover - compiled
     """``gmer[p]``: the look-up row (block 0) of the ``g``-mer at ``p``."""
     for p in range(gmer.shape[0]):

@@ -23,7 +23,7 @@ threads, or on a Dask cluster.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,11 +40,20 @@ from sklearn_deepprune._guards import write_atomic
 from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.encoding import ALPHABET
 
-__all__ = ["DEFAULT_STEP", "SCAN_FILES", "kernel_score_pvalues", "scan_genome"]
+__all__ = [
+    "DEFAULT_STEP",
+    "SCAN_FILES",
+    "check_scan_folder",
+    "kernel_score_pvalues",
+    "scan_genome",
+]
 
-#: Default distance in bp between track values: 10 bp keeps a human genome's
-#: binding track (3.1 Gb, 310 million values) near 1 GB of bigWig.
-DEFAULT_STEP = 10
+#: Default distance in bp between track values. A window of ``L`` bp has
+#: ``L - w + 1`` inner positions (the kernel wholly inside), so with a step of
+#: at most that every base is inside some sampled window and no site is
+#: missed by the track (50 <= 101 - 24 + 1); a human genome's track (3.1 Gb)
+#: is then 62 million values, a few hundred MB of bigWig.
+DEFAULT_STEP = 50
 
 #: The files a scan writes into its output folder (``kernel_K.bw`` with kernel tracks).
 SCAN_FILES = ("binding.bw", "sites.bed.gz", "sites.bed.gz.tbi", "scan.json")
@@ -60,6 +69,8 @@ _ACTIVATIONS = ("relu", "leaky_capped")
 _CODE_OF_BYTE = np.full(256, 4, dtype=np.uint8)
 for _i, _base in enumerate(ALPHABET):
     _CODE_OF_BYTE[ord(_base)] = _CODE_OF_BYTE[ord(_base.lower())] = _i
+_LINE_END = np.zeros(256, dtype=np.bool_)
+_LINE_END[[ord("\n"), ord("\r")]] = True
 _SITE_HEADER = "#chrom\tstart\tend\tname\tscore\tstrand\tkernel_score\tp_value\n"
 
 
@@ -373,25 +384,48 @@ def _regions(fasta, genome: Path, regions) -> list[tuple[str, int, int]]:
 
 
 def _codes(fasta, chrom: str, size: int, lo: int, hi: int) -> np.ndarray:
-    """Base codes of ``chrom[lo:hi]``, 4 for N and for positions outside the chromosome."""
+    """Base codes of ``chrom[lo:hi]``, 4 for N and for positions outside the chromosome.
+
+    A plain FASTA is read straight from its index's offsets (line ends left
+    out by a compiled pass); a bgzip one through pyfaidx.
+    """
+    from sklearn_deepprune import _trackscan
+
     codes = np.full(hi - lo, 4, dtype=np.uint8)
     a, b = max(lo, 0), min(hi, size)
-    if b > a:
+    if b <= a:
+        return codes
+    faidx = fasta.faidx
+    if faidx._bgzf:
         text = fasta.get_seq(chrom, a + 1, b).encode("ascii", "replace")
         codes[a - lo : b - lo] = _CODE_OF_BYTE[np.frombuffer(text, dtype=np.uint8)]
+        return codes
+    record = faidx.index[chrom]
+    first = record.offset + (a // record.lenc) * record.lenb + a % record.lenc
+    last = record.offset + ((b - 1) // record.lenc) * record.lenb + (b - 1) % record.lenc
+    with open(faidx.filename, "rb") as handle:
+        handle.seek(first)
+        raw = np.frombuffer(handle.read(last - first + 1), dtype=np.uint8)
+    written = _trackscan.translate(raw, _CODE_OF_BYTE, _LINE_END, codes[a - lo : b - lo])
+    if written != b - a:
+        raise ValueError(f"{faidx.filename}: {chrom} is shorter than its index says")
     return codes
 
 
-def _base_counts(genome: Path, chunks: list[_Chunk]) -> np.ndarray:
-    """Counts of A, C, G, T over the bases the chunks own."""
+def _base_counts(genome: Path, chunks: list[_Chunk], n_jobs: int) -> np.ndarray:
+    """Counts of A, C, G, T over the bases the chunks own (on ``n_jobs`` threads)."""
     from sklearn_deepprune.datasets._peaks import open_genome
 
-    fasta = open_genome(genome)
-    counts = np.zeros(5, dtype=np.int64)
-    for chunk in chunks:
-        codes = _codes(fasta, chunk.chrom, chunk.size, chunk.own_lo, chunk.own_hi)
-        counts += np.bincount(codes, minlength=5)
-    return counts[:4]
+    def count(part: list[_Chunk]) -> np.ndarray:
+        fasta = open_genome(genome)
+        total = np.zeros(5, dtype=np.int64)
+        for chunk in part:
+            codes = _codes(fasta, chunk.chrom, chunk.size, chunk.own_lo, chunk.own_hi)
+            total += np.bincount(codes, minlength=5)
+        return total
+
+    with ThreadPoolExecutor(n_jobs) as pool:
+        return sum(pool.map(count, [chunks[i::n_jobs] for i in range(n_jobs)]))[:4]
 
 
 @dataclass
@@ -608,12 +642,11 @@ class _TrackWriter:
         self.file.close()
 
 
-def _partial(path: Path) -> Path:
-    return path.with_name(path.name + ".partial")
-
-
 def check_scan_folder(output: str | os.PathLike) -> Path:
-    """Raise a ValueError if ``output`` holds (part of) another scan; return it as a Path.
+    """Raise a ValueError unless ``output`` is missing or an empty folder; return it as a Path.
+
+    A folder that holds another scan (or any other file) is refused, so that
+    no earlier result is lost.
 
     Parameters
     ----------
@@ -624,37 +657,39 @@ def check_scan_folder(output: str | os.PathLike) -> Path:
     -------
     pathlib.Path
         ``output``.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder and what it holds.
     """
+    from sklearn_deepprune._guards import check_replaceable_folder
+
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise ValueError(f"output {output} exists and is not a folder")
     if output.is_dir():
         for name in sorted(os.listdir(output)):
-            base = name.removesuffix(".partial")
-            if base in SCAN_FILES or (base.startswith("kernel_") and base.endswith(".bw")):
-                what = "an interrupted scan" if name.endswith(".partial") else "another scan"
+            if name in SCAN_FILES or (name.startswith("kernel_") and name.endswith(".bw")):
                 raise ValueError(
-                    f"output folder {output} holds {what} ({name}); choose a new folder or "
-                    "delete its files"
+                    f"output folder {output} holds another scan ({name}); give a new or empty "
+                    "folder"
                 )
-    return output
+    return check_replaceable_folder(output, (), owner="'deepprune scan'")
 
 
 def _write_sites(path: Path, lines: Iterable[str]) -> None:
     """Bgzip and tabix-index the sorted BED lines into ``path`` (and ``path.tbi``)."""
     pysam = import_optional("pysam", "genome", "writing the sites BED")
-    plain = path.with_name(path.name.removesuffix(".gz") + ".txt.partial")
+    plain = path.with_name(path.name.removesuffix(".gz"))
     with open(plain, "w") as handle:
         handle.write(_SITE_HEADER)
         handle.writelines(lines)
-    compressed = _partial(path)
     try:
-        pysam.tabix_compress(str(plain), str(compressed), force=True)
-        pysam.tabix_index(str(compressed), preset="bed", force=True, keep_original=True)
+        pysam.tabix_compress(str(plain), str(path), force=True)
+        pysam.tabix_index(str(path), preset="bed", force=True, keep_original=True)
     finally:
         plain.unlink(missing_ok=True)
-    index = Path(str(compressed) + ".tbi")
-    os.replace(index, _partial(Path(str(path) + ".tbi")))
 
 
 # -- the scan --------------------------------------------------------------------------
@@ -728,12 +763,12 @@ def scan_genome(
         into; each file is written as ``NAME.partial`` and renamed when the
         whole scan is done, ``scan.json`` last. ``None``: return the results
         in memory instead (for small genomes).
-    step : int, default=10
+    step : int, default=50
         Distance in bp between track values: value ``i`` of a region starting
         at ``r`` covers ``[r + i step, r + (i + 1) step)`` and is the model's
         output for the window centred on that bin's middle base (``(start +
-        end - 1) // 2``; the window starts ``window // 2`` before it). A
-        human genome at 10 bp holds 310 million values, about 1 GB of bigWig.
+        end - 1) // 2``; the window starts ``window // 2`` before it). See
+        :data:`DEFAULT_STEP`.
     p_value : float, default=1e-4
         Sites are kernel windows (no N, inside the region) whose score has at
         most this p-value.
@@ -822,8 +857,11 @@ def scan_genome(
         bases = min(_MAX_CHUNK, max(4 * window, _CHUNK_BYTES // per_bp))
         chunk_size = max(1, bases // step)
     chunks = _chunks(scanned, int(step), int(chunk_size), sizes)
+    n_jobs = (os.cpu_count() or 1) if n_jobs is None else int(n_jobs)
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer or None; got {n_jobs!r}")
     if background is None:
-        counts = _base_counts(genome, chunks)
+        counts = _base_counts(genome, chunks, n_jobs)
         if counts.sum() == 0:
             raise ValueError(f"the regions of {genome} to scan hold no base (all N)")
         background = counts
@@ -862,70 +900,15 @@ def scan_genome(
         kernel_tracks=bool(kernel_tracks),
     )
     names = _kernel_names(n_kernels, matches)
-    n_jobs = os.cpu_count() or 1 if n_jobs is None else int(n_jobs)
 
-    files = {}
-    track_writers: dict[str, _TrackWriter] = {}
-    if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
-        files["binding"] = output / "binding.bw"
-        if kernel_tracks:
-            files.update({f"kernel_{k}": output / f"kernel_{k}.bw" for k in range(n_kernels)})
-        track_writers = {
-            key: _TrackWriter(_partial(path), sizes, plan.step) for key, path in files.items()
-        }
-    frames: list[dict] = []
-    site_lines: list[str] = []
-    site_frames: list[dict] = []
-    n_bins = n_sites = 0
-    strands = np.array(["+", "-"])
     total = sum(c.own_hi - c.own_lo for c in chunks)
-    try:
-        with tqdm(
-            total=total, unit="bp", unit_scale=True, desc="scan", disable=not progress
-        ) as bar:
-            for chunk, found in zip(
-                chunks, _run_chunks(plan, str(genome), chunks, n_jobs, scheduler), strict=True
-            ):
-                probability = 1.0 / (1.0 + np.exp(-found["logit"].astype(np.float64)))
-                n_bins += len(probability)
-                site = _chunk_sites(
-                    found, pvalues, p_value, module.n_strands, width, names, strands
-                )
-                n_sites += len(site["start"])
-                if output is not None:
-                    track_writers["binding"].add(
-                        found["chrom"], found["start"], found["end"], probability
-                    )
-                    for k in range(n_kernels if kernel_tracks else 0):
-                        track_writers[f"kernel_{k}"].add(
-                            found["chrom"], found["start"], found["end"], found["kernels"][:, k]
-                        )
-                    site_lines.extend(_bed_lines(found["chrom"], site))
-                else:
-                    frames.append({**found, "probability": probability})
-                    site_frames.append({"chrom": found["chrom"], **site})
-                bar.update(chunk.own_hi - chunk.own_lo)
-        result = Bunch(
-            kernel_names=names,
-            background=background,
-            cutoffs=plan.cutoffs[:n_lanes],
-            n_bins=n_bins,
-            n_sites=n_sites,
-        )
+    bar = tqdm(total=total, unit="bp", unit_scale=True, desc="scan", disable=not progress)
+    results = _run_chunks(plan, str(genome), chunks, n_jobs, scheduler)
+    summary = Bunch(kernel_names=names, background=background, cutoffs=plan.cutoffs[:n_lanes])
+    with bar:
+        scanned_chunks = _with_sites(chunks, results, pvalues, plan, module.n_strands, names, bar)
         if output is None:
-            result.track, result.sites = _frames(frames, site_frames, names, kernel_tracks)
-            return result
-        for writer in track_writers.values():
-            writer.close()
-        track_writers = {}
-        _write_sites(output / "sites.bed.gz", site_lines)
-        for path in files.values():
-            os.replace(_partial(path), path)
-        files["sites"] = output / "sites.bed.gz"
-        files["sites_index"] = output / "sites.bed.gz.tbi"
-        for path in (files["sites"], files["sites_index"]):
-            os.replace(_partial(path), path)
+            return _in_memory(scanned_chunks, summary, names, kernel_tracks)
         settings = {
             "model": label,
             "genome": str(genome),
@@ -935,22 +918,65 @@ def scan_genome(
             "p_value": p_value,
             "background": dict(zip(ALPHABET, background.round(6).tolist(), strict=True)),
             "kernel_names": names,
-            "n_bins": n_bins,
-            "n_sites": n_sites,
-            "files": sorted(path.name for path in files.values()),
         }
-        files["scan"] = write_atomic(
-            output / "scan.json", (json.dumps(settings, indent=1) + "\n").encode()
-        )
-        result.files = {key: str(path) for key, path in files.items()}
-        return result
-    finally:
-        for writer in track_writers.values():
-            writer.close()
-        if output is not None:
-            for name in os.listdir(output):
-                if name.endswith(".partial") and not (output / "scan.json").exists():
-                    (output / name).unlink(missing_ok=True)
+        return _to_folder(scanned_chunks, summary, output, sizes, plan, settings)
+
+
+def _with_sites(chunks, results, pvalues, plan, n_strands, names, bar) -> Iterator[tuple]:
+    """``(found, probability, sites)`` of each chunk in order, the bar moved on."""
+    strands = np.array(["+", "-"])
+    for chunk, found in zip(chunks, results, strict=True):
+        probability = 1.0 / (1.0 + np.exp(-found["logit"].astype(np.float64)))
+        sites = _chunk_sites(found, pvalues, plan.p_value, n_strands, plan.width, names, strands)
+        yield found, probability, sites
+        bar.update(chunk.own_hi - chunk.own_lo)
+
+
+def _in_memory(scanned_chunks, summary: Bunch, names, kernel_tracks: bool) -> Bunch:
+    frames, site_frames = [], []
+    for found, probability, sites in scanned_chunks:
+        frames.append({**found, "probability": probability})
+        site_frames.append({"chrom": found["chrom"], **sites})
+    summary.track, summary.sites = _frames(frames, site_frames, names, kernel_tracks)
+    summary.n_bins, summary.n_sites = len(summary.track), len(summary.sites)
+    return summary
+
+
+def _to_folder(scanned_chunks, summary, output: Path, sizes, plan: _Plan, settings) -> Bunch:
+    """Write the scan into a fresh folder that becomes ``output`` when all is written."""
+    from sklearn_deepprune._guards import replacing_folder, to_json
+
+    names = ["binding"] + [
+        f"kernel_{k}" for k in range(plan.n_kernels if plan.kernel_tracks else 0)
+    ]
+    n_bins = n_sites = 0
+    with replacing_folder(output) as folder, contextlib.ExitStack() as stack:
+        writers = {}
+        for name in names:
+            writers[name] = _TrackWriter(folder / f"{name}.bw", sizes, plan.step)
+            stack.callback(writers[name].close)
+        lines: list[str] = []
+        for found, probability, sites in scanned_chunks:
+            where = found["chrom"], found["start"], found["end"]
+            writers["binding"].add(*where, probability)
+            for k in range(len(names) - 1):
+                writers[f"kernel_{k}"].add(*where, found["kernels"][:, k])
+            lines.extend(_bed_lines(found["chrom"], sites))
+            n_bins += len(probability)
+            n_sites += len(sites["start"])
+        stack.close()
+        _write_sites(folder / "sites.bed.gz", lines)
+        files = [f"{name}.bw" for name in names] + ["sites.bed.gz", "sites.bed.gz.tbi"]
+        settings.update(n_bins=n_bins, n_sites=n_sites, files=files)
+        write_atomic(folder / "scan.json", (to_json(settings, indent=1) + "\n").encode())
+    summary.n_bins, summary.n_sites = n_bins, n_sites
+    summary.files = {name: str(output / f"{name}.bw") for name in names}
+    summary.files.update(
+        sites=str(output / "sites.bed.gz"),
+        sites_index=str(output / "sites.bed.gz.tbi"),
+        scan=str(output / "scan.json"),
+    )
+    return summary
 
 
 def _chunk_sites(found, pvalues: _PValues, p_value, n_strands, width, names, strands) -> dict:

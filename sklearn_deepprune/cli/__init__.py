@@ -23,7 +23,7 @@ from sklearn_deepprune.cli.sweep import PRESETS
 __all__ = ["COMMANDS", "PRESETS", "build_parser", "main"]
 
 #: The commands, each a module ``sklearn_deepprune.cli.NAME`` with ``add_parser`` and ``run``.
-COMMANDS = ("simulate", "fit", "predict", "variants", "sweep", "report")
+COMMANDS = ("simulate", "fit", "predict", "variants", "scan", "sweep", "report")
 
 
 def build_parser() -> Parser:

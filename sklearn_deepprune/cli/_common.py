@@ -166,6 +166,22 @@ def check_output_folder(output: Path) -> None:
                 path.rmdir()
 
 
+def check_device_option(device: str | None) -> None:
+    """Raise a ValueError, in the terms of ``--device``, unless it names a device that is there.
+
+    Called before any work; ``None`` (the model's own device) passes.
+    """
+    if device is None or device == "cpu":
+        return
+    from sklearn_deepprune.classifier import _check_device
+
+    try:
+        _check_device(device)
+    except ValueError as exc:  # in Python's terms (device='cuda'): restate them in the flag's
+        message = str(exc).replace(f"device={device!r}", f"--device {device!r}")
+        raise ValueError(message.replace("device='cpu'", "--device cpu")) from None
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Print a warning as one ``deepprune: warning: ...`` line (no source location)."""
     text = " ".join(str(message).split()) or category.__name__

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,9 +12,22 @@ from sklearn_deepprune.cli._common import (
     FASTA_SUFFIXES,
     add_data_options,
     add_estimator_options,
+    check_device_option,
     check_output_folder,
     estimator_params,
     is_peak_file,
+)
+
+#: The files ``deepprune fit`` writes into its output folder; a folder of only
+#: these (an earlier fit) is replaced as a whole, any other file makes it refuse.
+FIT_FILES = (
+    "model.deepprune",
+    "model.joblib",
+    "metrics.json",
+    "motifs.meme",
+    "matches.tsv",
+    "logos.png",
+    "report.html",
 )
 
 
@@ -176,19 +189,20 @@ def _fit_data(args: argparse.Namespace):
     return (*datasets[0].load(), note)
 
 
-def _match_jaspar(motifs, found: list, output: Path, written: dict):
+def _match_jaspar(motifs, found: list, folder: Path, written: dict):
     """Tomtom matches of ``found`` in JASPAR, written to ``matches.tsv``; None if unavailable."""
     try:
         matches = motifs.compare_motifs(found, "JASPAR")
     except (ImportError, ValueError) as exc:
         print(f"deepprune: note: motifs not matched to JASPAR ({exc})", file=sys.stderr)
         return None
-    matches.to_csv(output / "matches.tsv", sep="\t", index=False)
-    written["matches"] = str(output / "matches.tsv")
+    matches.to_csv(folder / "matches.tsv", sep="\t", index=False)
+    written["matches"] = "matches.tsv"
     return matches
 
 
-def _write_motifs(pipeline, X, output: Path, written: dict, match: bool = True) -> None:
+def _write_motifs(pipeline, X, folder: Path, written: dict, match: bool = True) -> None:
+    """Write motifs.meme, matches.tsv and logos.png into ``folder``; their names in ``written``."""
     try:
         from sklearn_deepprune import motifs
     except ImportError as exc:
@@ -196,15 +210,15 @@ def _write_motifs(pipeline, X, output: Path, written: dict, match: bool = True) 
         return
     try:
         found = motifs.extract_motifs(pipeline, list(X))
-        motifs.to_meme(found, output / "motifs.meme")
-        written["motifs"] = str(output / "motifs.meme")
+        motifs.to_meme(found, folder / "motifs.meme")
+        written["motifs"] = "motifs.meme"
         matches = None
         if match:
             # Uninformative flanks weaken a match: compare (and draw) the trimmed motifs.
             found = [_trimmed(motifs, motif) for motif in found]
-            matches = _match_jaspar(motifs, found, output, written)
-        motifs.plot_logos(found, matches, path=output / "logos.png")
-        written["logos"] = str(output / "logos.png")
+            matches = _match_jaspar(motifs, found, folder, written)
+        motifs.plot_logos(found, matches, path=folder / "logos.png")
+        written["logos"] = "logos.png"
     except ImportError as exc:
         print(f"deepprune: note: motifs not fully written ({exc})", file=sys.stderr)
 
@@ -220,11 +234,17 @@ def run(args: argparse.Namespace) -> int:
     """Train one model on ``args.data`` and write it, its metrics and motifs."""
     from sklearn.pipeline import make_pipeline
 
-    from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
+    from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
+    from sklearn_deepprune._guards import check_replaceable_folder, replacing_folder
     from sklearn_deepprune.cli.report import command_line
-    from sklearn_deepprune.experiments import fit_report_data, write_fit_report
+    from sklearn_deepprune.experiments import fit_report_data
 
-    check_output_folder(Path(args.output))
+    output = Path(args.output)
+    check_output_folder(output)
+    inputs = [args.data, args.test, args.genome, args.negatives, args.motif_dir]
+    inputs = [path for path in inputs if path is not None and os.path.exists(path)]
+    check_replaceable_folder(output, FIT_FILES, inputs, owner="'deepprune fit'")
+    check_device_option(args.device)
     X_train, y_train, X_test, y_test, test_part = _fit_data(args)
     print(f"deepprune: {test_part}", flush=True)
     clf = DeepPruneClassifier(
@@ -239,14 +259,6 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     pipeline.fit(X_train, y_train)
     seconds = time.perf_counter() - start
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    written = {"model": str(save_model(pipeline, output / "model.deepprune"))}
-    if args.joblib:
-        import joblib
-
-        joblib.dump(pipeline, output / "model.joblib")
-        written["joblib"] = str(output / "model.joblib")
     metrics = {
         "data": args.data,
         "n_train": len(y_train),
@@ -262,26 +274,57 @@ def run(args: argparse.Namespace) -> int:
             pipeline, X_train, y_train, X_test, y_test, vars(args), command_line(args)
         ),
     }
-    _write_motifs(
-        pipeline, X_train if X_test is None else X_test, output, written, not args.no_matches
-    )
-    metrics["files"] = written
-    written["report"] = str(output / "report.html")  # the page, made from the folder below
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
-    for problem in write_fit_report(output, matches=not args.no_matches)[1]:
-        print(f"deepprune: note: report.html: {problem}", file=sys.stderr)
-    test = "" if y_test is None else f", test AUC {metrics['test_auc']:.4f}"
+    # A fresh folder beside OUTPUT, swapped in whole: OUTPUT is the old fit or the new one.
+    with replacing_folder(output) as folder:
+        written = write_fit(folder, pipeline, metrics, X_train if X_test is None else X_test, args)
+    shown = [str(output / name) for name in written.values()]
+    test = "" if y_test is None else f", test AUC {_auc(metrics['test_auc'], 4)}"
     staged = [row for row in metrics["history"] if "test_auc" in row]
     if len(staged) > 1:
         print(
             "test AUC per stage (kernels: AUC): "
-            + ", ".join(f"{row['n_kernels']}: {row['test_auc']:.3f}" for row in staged)
+            + ", ".join(f"{row['n_kernels']}: {_auc(row['test_auc'], 3)}" for row in staged)
         )
     print(
-        f"train AUC {metrics['train_auc']:.4f}{test}; wrote {', '.join(written.values())}, "
+        f"train AUC {_auc(metrics['train_auc'], 4)}{test}; wrote {', '.join(shown)}, "
         f"{output / 'metrics.json'}"
     )
     return 0
+
+
+def write_fit(folder: Path, pipeline, metrics: dict, X_motifs, args: argparse.Namespace) -> dict:
+    """Write all files of a fit into ``folder``; ``{what: file name}`` of those but metrics.json.
+
+    ``folder`` is the fresh folder that :func:`run` swaps in for OUTPUT once
+    this returns: every file of the fit is written here, none elsewhere.
+    ``metrics`` gets ``files`` (the paths under OUTPUT) and is written as
+    metrics.json (strict JSON: an undefined AUC is ``null``); ``X_motifs``
+    are the sequences the motifs are read from.
+    """
+    from sklearn_deepprune import save_model
+    from sklearn_deepprune._guards import to_json
+    from sklearn_deepprune.experiments import write_fit_report
+
+    output = Path(args.output)
+    save_model(pipeline, folder / "model.deepprune")
+    written = {"model": "model.deepprune"}
+    if args.joblib:
+        import joblib
+
+        joblib.dump(pipeline, folder / "model.joblib")
+        written["joblib"] = "model.joblib"
+    _write_motifs(pipeline, X_motifs, folder, written, not args.no_matches)
+    written["report"] = "report.html"  # the page, made from the folder below
+    metrics["files"] = {what: str(output / name) for what, name in written.items()}
+    (folder / "metrics.json").write_text(to_json(metrics, indent=2) + "\n")
+    for problem in write_fit_report(folder, matches=not args.no_matches)[1]:
+        print(f"deepprune: note: report.html: {problem}", file=sys.stderr)
+    return written
+
+
+def _auc(value: float | None, digits: int) -> str:
+    """An AUC for printing; NaN (one class only) as 'undefined'."""
+    return "undefined" if value is None or value != value else f"{value:.{digits}f}"
 
 
 def _stage_metrics(pipeline, X_test, y_test) -> list[dict]:

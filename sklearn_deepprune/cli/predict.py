@@ -8,7 +8,12 @@ import itertools
 import sys
 from pathlib import Path
 
-from sklearn_deepprune.cli._common import is_fasta_file, is_peak_file, model_file
+from sklearn_deepprune.cli._common import (
+    check_device_option,
+    is_fasta_file,
+    is_peak_file,
+    model_file,
+)
 
 # Sequences whose activations at every position --sites holds at once.
 _SITES_CHUNK = 1024
@@ -116,10 +121,15 @@ def run(args: argparse.Namespace) -> int:
     from sklearn.pipeline import Pipeline
 
     from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, load_model
+    from sklearn_deepprune._guards import check_output_file, writing_file
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    check_device_option(args.device)
     model_path = model_file(args.model)
+    output = None if args.output is None else Path(args.output)
+    if output is not None:  # before any work: not over an input, not a folder
+        check_output_file(output, [model_path, args.input, args.genome])
     model = load_model(model_path, device=args.device)
     steps = [step for _, step in model.steps] if isinstance(model, Pipeline) else [model]
     if not (
@@ -136,56 +146,49 @@ def run(args: argparse.Namespace) -> int:
     coder, classifier = steps
     length = int(coder.length_)
     module = classifier.net_.module_
-    output = None if args.output is None else Path(args.output)
-    partial = None if output is None else output.with_name(output.name + ".partial")
     n_rows = 0
-    try:
-        with (
-            open(partial, "w", newline="")
-            if partial is not None
-            else contextlib.nullcontext(sys.stdout)
-        ) as handle:
-            writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-            header = None
-            for batch in _predict_batches(args, length):
-                lengths = np.fromiter(map(len, batch.sequences), dtype=int)
-                if coder.length is None and (lengths > length).any():
-                    i = int(np.flatnonzero(lengths > length)[0])
-                    raise ValueError(
-                        f"{args.input}: sequence {batch.ids[i]} has length {lengths[i]}, longer "
-                        f"than the {length} bp the model takes; cut it into windows (or use a "
-                        "BED file with --genome)"
+    # One temporary file per run, renamed over OUTPUT at the end; devices and FIFOs in place.
+    with (
+        writing_file(output, newline="")
+        if output is not None
+        else contextlib.nullcontext(sys.stdout)
+    ) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        header = None
+        for batch in _predict_batches(args, length):
+            lengths = np.fromiter(map(len, batch.sequences), dtype=int)
+            if coder.length is None and (lengths > length).any():
+                i = int(np.flatnonzero(lengths > length)[0])
+                raise ValueError(
+                    f"{args.input}: sequence {batch.ids[i]} has length {lengths[i]}, longer "
+                    f"than the {length} bp the model takes; cut it into windows (or use a "
+                    "BED file with --genome)"
+                )
+            X = coder.transform(batch.sequences)
+            logit = classifier.decision_function(X)
+            probability = 1.0 / (1.0 + np.exp(-logit))
+            columns = {"id": batch.ids}
+            if "chrom" in batch:
+                columns.update(chrom=batch.chrom, start=batch.start, end=batch.end)
+            columns["probability"] = [f"{p:.6g}" for p in probability]
+            columns["logit"] = [f"{v:.6g}" for v in logit]
+            if args.sites:
+                if coder.align == "center":  # as the encoder pads or crops
+                    offsets = np.where(
+                        lengths <= length, (length - lengths) // 2, -((lengths - length) // 2)
                     )
-                X = coder.transform(batch.sequences)
-                logit = classifier.decision_function(X)
-                probability = 1.0 / (1.0 + np.exp(-logit))
-                columns = {"id": batch.ids}
-                if "chrom" in batch:
-                    columns.update(chrom=batch.chrom, start=batch.start, end=batch.end)
-                columns["probability"] = [f"{p:.6g}" for p in probability]
-                columns["logit"] = [f"{v:.6g}" for v in logit]
-                if args.sites:
-                    if coder.align == "center":  # as the encoder pads or crops
-                        offsets = np.where(
-                            lengths <= length, (length - lengths) // 2, -((lengths - length) // 2)
-                        )
-                    else:
-                        offsets = np.zeros(len(lengths), dtype=int)
-                    position, strand, score = _best_sites(module, X, offsets)
-                    for k in range(position.shape[1]):
-                        columns[f"k{k}_position"] = position[:, k]
-                        columns[f"k{k}_strand"] = np.where(strand[:, k] == 1, "-", "+")
-                        columns[f"k{k}_score"] = [f"{v:.6g}" for v in score[:, k]]
-                if header is None:
-                    header = list(columns)
-                    writer.writerow(header)
-                writer.writerows(zip(*columns.values(), strict=True))
-                n_rows += len(logit)
-        if partial is not None:
-            partial.replace(output)
-    finally:
-        if partial is not None and partial.exists():
-            partial.unlink()
+                else:
+                    offsets = np.zeros(len(lengths), dtype=int)
+                position, strand, score = _best_sites(module, X, offsets)
+                for k in range(position.shape[1]):
+                    columns[f"k{k}_position"] = position[:, k]
+                    columns[f"k{k}_strand"] = np.where(strand[:, k] == 1, "-", "+")
+                    columns[f"k{k}_score"] = [f"{v:.6g}" for v in score[:, k]]
+            if header is None:
+                header = list(columns)
+                writer.writerow(header)
+            writer.writerows(zip(*columns.values(), strict=True))
+            n_rows += len(logit)
     where = "standard output" if output is None else output
     print(f"deepprune: scored {n_rows} sequences; wrote {where}", file=sys.stderr)
     return 0

@@ -594,7 +594,9 @@ def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
     if sites is not None:  # no regular bin: the sites alone
         hits = _pool(plan, codes, starts[:1], 1, sites)[2]
     features = _window_features(plan, maxima[keep], means[keep])
-    logit = features @ plan.dense_weight + np.float32(plan.dense_bias)
+    # Row by row in float64 (not a matrix product, whose rounding depends on the row
+    # count), so that a bin's value does not depend on the chunks.
+    logit = (features * plan.dense_weight.astype(np.float64)).sum(axis=1) + plan.dense_bias
     result.update(
         logit=logit.astype(np.float32),
         kernels=features[:, : plan.n_kernels] if plan.kernel_tracks else result["kernels"],

@@ -319,3 +319,12 @@ def test_loss_change_is_the_network_without_the_kernel(toy_pipeline, toy_sequenc
     report = fit_report_data(toy_pipeline, train, y_train, None, None)
     assert "test" not in report and "test" not in report["data"]["parts"]
     assert all("sites_positives" not in entry for entry in report["kernels"])
+
+
+def test_a_test_part_of_one_class_gets_no_curves(toy_pipeline, toy_sequences):
+    train, y_train, test, y_test = toy_sequences
+    positives = [seq for seq, label in zip(test, y_test, strict=True) if label == 1]
+    report = fit_report_data(toy_pipeline, train, y_train, positives, np.ones(len(positives)))
+    assert "test" not in report
+    assert report["data"]["parts"]["test"] == {"positives": len(positives), "negatives": 0}
+    json.dumps(report, allow_nan=False)  # strict JSON: no NaN AUC

@@ -250,8 +250,8 @@ def fit_report_data(
         entry["loss_change"] = change
     data["loss_part"] = loss_part
     report: dict[str, Any] = {"data": data}
-    if y_test is not None and X_test is not None:
-        y_true = np.asarray(y_test) == positive
+    y_true = None if y_test is None else np.asarray(y_test) == positive
+    if y_true is not None and X_test is not None and 0 < y_true.sum() < len(y_true):
         scores = pipeline.decision_function(list(X_test))
         fpr, tpr, _ = roc_curve(y_true, scores)
         precision, recall, _ = precision_recall_curve(y_true, scores)

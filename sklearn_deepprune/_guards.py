@@ -49,8 +49,8 @@ def _writes_through(path: PathLike) -> bool:
     Those cannot be replaced by a temporary file (the device or the reader at
     the other end would lose its output); everything else is.
     """
-    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
-        return True
+    if os.path.abspath(path).startswith(("/proc/", "/dev/fd/", "/dev/std")):
+        return True  # a magic link to an open file: never renamed over, even a regular one
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -134,7 +134,9 @@ def check_replaceable_folder(
     only files named in ``owned`` (an earlier run's output, replaced as a
     whole) and leftovers of :func:`write_atomic`; a folder that holds other
     files, or any of ``inputs``, is refused, so that no file the command did
-    not write is lost.
+    not write is lost. So is the current folder (or one above it): replacing
+    it would leave this process, and the shell it runs in, in a deleted
+    folder.
 
     Parameters
     ----------
@@ -170,6 +172,12 @@ def check_replaceable_folder(
             )
     if not folder.is_dir():
         return path
+    here = Path.cwd().resolve()
+    if here == folder or folder in here.parents:
+        raise ValueError(
+            f"output folder {path} is the current folder or holds it; it is replaced by what "
+            f"{owner} writes: run from outside it, or give a new folder"
+        )
     foreign = sorted(
         entry.name
         for entry in folder.iterdir()

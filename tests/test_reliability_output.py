@@ -8,9 +8,11 @@ import errno
 import gzip
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -275,6 +277,23 @@ def test_writing_file_uses_a_temporary_file_of_its_own(tmp_path):
     assert target.read_text() == "one\n" and list(tmp_path.iterdir()) == [target]
 
 
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_a_regular_file_under_dev_is_still_replaced_whole(tmp_path):
+    from sklearn_deepprune._guards import writing_file
+
+    folder = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        target = folder / "out.txt"
+        target.write_text("old\n")
+        with writing_file(target) as handle:
+            handle.write("new\n")
+            handle.flush()
+            assert target.read_text() == "old\n"
+        assert target.read_text() == "new\n" and list(folder.iterdir()) == [target]
+    finally:
+        shutil.rmtree(folder)
+
+
 # -- 10. a fit folder is the old fit or the new one ---------------------------------------------
 
 
@@ -346,6 +365,21 @@ def test_fit_refuses_a_folder_with_files_it_did_not_write(tmp_path, capsys):
     status, _, err = _run(["fit", tmp_path / "missing.fa", "-o", output, *FAST], capsys)
     _assert_one_line_error(status, err, "holds 1 file(s) that 'deepprune fit' does not write")
     assert (output / "notes.txt").read_text() == "keep me"
+
+
+def test_fit_refuses_to_replace_the_current_folder(tmp_path, capsys, monkeypatch):
+    # The swap would leave the shell in a deleted folder: refused, even for an empty one.
+    peaks = _peaks_fasta(tmp_path)
+    (tmp_path / "fit").mkdir()
+    for here in (tmp_path / "fit", tmp_path / "fit" / "sub"):
+        here.mkdir(exist_ok=True)
+        monkeypatch.chdir(here)
+        status, _, err = _run(["fit", peaks, "-o", tmp_path / "fit", *FAST], capsys)
+        _assert_one_line_error(status, err, "is the current folder or holds it")
+    assert [p.name for p in (tmp_path / "fit").iterdir()] == ["sub"]
+    monkeypatch.chdir(tmp_path)
+    status, _, err = _run(["fit", peaks, "-o", "fit/sub", *FAST], capsys)
+    assert status == 0, err
 
 
 def test_replacing_folder_names_its_work_as_incomplete(tmp_path):

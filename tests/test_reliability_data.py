@@ -388,3 +388,19 @@ def test_gzip_name_without_gzip_content_is_a_bad_download(tmp_path, monkeypatch)
         f.write("FoldID\tEventID\tseq\tBound\nA\tp\tACGT\t1\n")
     assert _check_download(tmp_path / "Y_AC.seq.gz") is None
     assert "not gzip" in _check_download(path)
+
+
+def test_split_that_leaves_a_part_one_label_is_refused():
+    # Nine peaks and one negative: a test part of two records lacks a negative.
+    target = np.array([1] * 9 + [0])
+    with pytest.raises(ValueError, match=r"the test part has only label 1"):
+        split_groups(np.arange(10), target, 0.2, 0)
+
+
+def test_folder_part_without_negatives_is_refused(tmp_path):
+    from sklearn_deepprune.datasets import load_chipseq
+
+    (tmp_path / "train.data").write_text(GOOD_TRAIN)
+    (tmp_path / "test.data").write_text(">c ACGTACGT 0\n>d AGCTAGCT 0\n")  # no positive
+    with pytest.raises(ValueError, match=r"the test part has no positive and 2 negatives"):
+        load_chipseq(tmp_path, negatives="shuffle")

@@ -20,6 +20,7 @@ from sklearn_deepprune.datasets._io import (
     _shown,
     _warn_duplicates,
     _with_shuffled_negatives,
+    check_both_labels,
     split_groups,
 )
 
@@ -363,6 +364,8 @@ def load_chipseq(
         )
     _warn_overlap(parts["train"], parts["test"], path)
     parts = {name: _apply_negatives(part, negatives, rng) for name, part in parts.items()}
+    if negatives is not None:  # as for training: each part needs both labels
+        check_both_labels(parts, path, {name: str(files[name]) for name in files})
     if return_X_y:
         train, test = parts["train"], parts["test"]
         return train.sequences, test.sequences, train.target, test.target

@@ -113,6 +113,42 @@ def _with_shuffled_negatives(part: Bunch, rng: np.random.RandomState) -> Bunch:
     return Bunch(sequences=all_sequences, target=np.tile([1, 0], n), ids=all_ids)
 
 
+def check_both_labels(parts: dict[str, Bunch], source, where: dict | None = None) -> None:
+    """Refuse, naming ``source``, a part (train or test) without both labels.
+
+    A test part without negatives has no AUC (NaN), and a model trained on one
+    label learns nothing: better a clear error before training.
+
+    Parameters
+    ----------
+    parts : dict of str to Bunch
+        Each part's name to a Bunch with ``target``.
+    source : str or path-like
+        What the message names (the file the labels come from).
+    where : dict of str to str or None, default=None
+        Each part's description for the message (e.g. its chromosomes).
+
+    Raises
+    ------
+    ValueError
+        If a part lacks positives or negatives, with the counts.
+    """
+    for name, part in parts.items():
+        positives = int(np.sum(part.target))
+        negatives = len(part.target) - positives
+        if positives and negatives:
+            continue
+        counts = [
+            f"{k} {what}s" if k else f"no {what}"
+            for k, what in ((positives, "positive"), (negatives, "negative"))
+        ]
+        detail = f" ({where[name]})" if where and name in where else ""
+        raise ValueError(
+            f"{source}: the {name} part has {counts[0]} and {counts[1]}{detail}; each part "
+            "needs both labels"
+        )
+
+
 def split_groups(
     groups: np.ndarray,
     target: np.ndarray,
@@ -144,7 +180,8 @@ def split_groups(
     Raises
     ------
     ValueError
-        If there are too few groups of a label to split.
+        If there are too few groups of a label to split, all records are one
+        group, or a part would lack a label that the records have.
     """
     unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
     if len(unique) == 1 and len(inverse) > 1:
@@ -168,4 +205,14 @@ def split_groups(
             f"{exc}"
         ) from None
     in_test = np.isin(inverse, test_groups)
+    target = np.asarray(target)
+    both = np.unique(target).size > 1
+    for name, side in (("train", ~in_test), ("test", in_test)):
+        if both and np.unique(target[side]).size < 2:
+            n_groups = np.bincount(label, minlength=2)
+            raise ValueError(
+                f"cannot hold out a test part with test_size={test_size} that leaves both "
+                f"parts both labels: the {name} part has only label {target[side][0]} "
+                f"({n_groups[1]} groups with a positive, {n_groups[0]} without)"
+            )
     return np.flatnonzero(~in_test), np.flatnonzero(in_test)

@@ -18,6 +18,7 @@ from sklearn_deepprune.datasets._io import (
     _numbered_lines,
     _open_text,
     _with_shuffled_negatives,
+    check_both_labels,
     split_groups,
 )
 from sklearn_deepprune.encoding import ALPHABET
@@ -87,8 +88,8 @@ def read_intervals(path: str | os.PathLike) -> pd.DataFrame:
     ValueError
         Naming the file and line: an empty file, fewer than 3 fields or a
         field count that differs from the first line's, a start or end that is
-        not an integer, a negative start, start > end, a summit outside its
-        peak.
+        not an integer (or too large for a position), a negative start,
+        start > end, a summit outside its peak.
     """
     pd = import_optional("pandas", "genome", "read_intervals")
     path = Path(path)
@@ -492,27 +493,6 @@ def _check_apart(negatives: Bunch, positives: Bunch, path, peaks) -> None:
         )
 
 
-def _check_labels(parts: dict, source, test_chromosomes) -> None:
-    """A ValueError naming ``source`` unless both parts hold both labels."""
-    for name, part in parts.items():
-        positives = int(part.target.sum())
-        negatives = len(part.target) - positives
-        if positives and negatives:
-            continue
-        counts = [
-            f"{k} {what}s" if k else f"no {what}"
-            for k, what in ((positives, "positive"), (negatives, "negative"))
-        ]
-        where = ""
-        if test_chromosomes is not None:
-            side = "on" if name == "test" else "off"
-            where = f" (the windows {side} {', '.join(test_chromosomes)})"
-        raise ValueError(
-            f"{source}: the {name} part has {counts[0]} and {counts[1]}{where}; each part "
-            "needs both labels"
-        )
-
-
 def _part_summary(part: Bunch) -> str:
     positives = int(part.target.sum())
     return f"{positives} positives, {len(part.target) - positives} negatives"
@@ -590,10 +570,20 @@ def load_peaks(
         Naming file and line: an empty file, a chromosome missing from the
         genome, an interval past its chromosome's end, start > end, a summit
         outside its peak, a malformed line. Also for an invalid parameter, a
-        test chromosome not in the genome, or a split that leaves a part
-        without positives.
+        test chromosome not in the genome, a negatives file whose windows all
+        overlap the peaks (the peak file itself, say), no flank or background
+        window to be found, or a split that leaves a part without both labels
+        (a negatives file with nothing on the test chromosomes).
     ImportError
         If pyfaidx, pandas or bioframe (the ``genome`` extra) is missing.
+
+    Warns
+    -----
+    UserWarning
+        With counts: windows that fall off a chromosome end (dropped); windows
+        of a peak or negatives file more than half N, genome gaps (skipped);
+        duplicate peaks (kept, every copy of a window on one side of the
+        split); negative windows that overlap a peak (kept).
 
     See Also
     --------
@@ -687,7 +677,11 @@ def load_peaks(
         else:
             part = _concat(part, _take(other, sides["negatives"][i]))
         parts[name] = part
-    _check_labels(parts, negatives_file or peaks, test_chromosomes)
+    where = None
+    if test_chromosomes is not None:
+        on = ", ".join(test_chromosomes)
+        where = {"train": f"the windows off {on}", "test": f"the windows on {on}"}
+    check_both_labels(parts, negatives_file or peaks, where)
     if return_X_y:
         train, test = parts["train"], parts["test"]
         return train.sequences, test.sequences, train.target, test.target

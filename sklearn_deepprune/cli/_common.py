@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sklearn_deepprune.classifier import VARIANTS
-from sklearn_deepprune.network import ACTIVATIONS, STRANDS
+from sklearn_deepprune.network import ACTIVATIONS, POOLINGS, STRANDS
 from sklearn_deepprune.pruning import CRITERIA
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna")
@@ -78,6 +78,21 @@ def add_estimator_options(parser: argparse.ArgumentParser, sweep: bool = False) 
         help="forward (the paper), both (each kernel also scans the reverse complement) or "
         "auto: both for DNA (auto)",
     )
+    group.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=None,
+        help="max: each kernel's best site (the paper); max_avg: also its mean activation "
+        "(DeepBind's pooling) (the estimator's default)",
+    )
+    group.add_argument(
+        "--distill",
+        type=float,
+        default=None,
+        metavar="D",
+        help="fine-tune the pruned stages on (1 - D) * labels + D * the wide network's "
+        "probabilities; 0: labels only, as the paper (the estimator's default)",
+    )
     group.add_argument("--device", default="cpu", help="torch device, e.g. cuda (cpu)")
 
 
@@ -107,6 +122,9 @@ def estimator_params(args: argparse.Namespace, preset: dict[str, Any] | None = N
         "activation": args.activation,
         "strand": args.strand,
     }
+    for name in ("pooling", "distill"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
     for name in ("n_prune_steps", "max_epochs", "patience"):
         value = getattr(args, name)
         if value is None and preset is not None:

@@ -44,3 +44,16 @@ def test_distillation_is_ignored_by_the_baseline(toy_onehot):
     a = DeepPruneClassifier(**params).fit(X, y).decision_function(X_test)
     b = DeepPruneClassifier(distill=0.5, **params).fit(X, y).decision_function(X_test)
     np.testing.assert_array_equal(a, b)
+
+
+def test_command_line_passes_pooling_and_distill_to_the_estimator():
+    from sklearn_deepprune.cli import build_parser
+    from sklearn_deepprune.cli._common import estimator_params
+
+    args = build_parser().parse_args(
+        ["fit", "simulated3", "-o", "x", "--pooling", "max_avg", "--distill", "0.5"]
+    )
+    assert estimator_params(args)["pooling"] == "max_avg"
+    assert estimator_params(args)["distill"] == 0.5
+    plain = estimator_params(build_parser().parse_args(["fit", "simulated3", "-o", "x"]))
+    assert "pooling" not in plain and "distill" not in plain  # the estimator's defaults

@@ -51,6 +51,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import instruction_set  # noqa: E402
 from fit_time import peak_rss_mb, simulated_set  # noqa: E402
 
 from sklearn_deepprune import DeepPruneClassifier  # noqa: E402
@@ -268,6 +269,7 @@ def main(argv=None) -> None:
         f"{'on' if _fast_module() else 'off'}",
         flush=True,
     )
+    print(instruction_set(), flush=True)
     if args.ours_only:
         ours_only(args)
         return

@@ -34,6 +34,7 @@ import time
 import warnings
 
 import torch
+from _machine import instruction_set
 from torch import nn
 from torch.nn import functional as F
 
@@ -192,6 +193,7 @@ def main(argv=None) -> None:
         f"{args.batch_size}, L={args.length}, w={args.kernel_size}, {args.steps} steps x "
         f"{args.rounds} rounds, {'best' if args.best else 'median'} round"
     )
+    print(instruction_set())
     X, y = make_data(max(8192, args.batch_size * 4), args.length)
     for n_kernels in args.kernels:
         models = build_models(n_kernels, args.kernel_size, args.scanners)

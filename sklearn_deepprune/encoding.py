@@ -244,11 +244,7 @@ class SequenceOneHotEncoder(TransformerMixin, BaseEstimator):
         self : SequenceOneHotEncoder
             The fitted encoder.
         """
-        dtype = np.dtype(self.dtype)
-        if dtype not in (np.float32, np.float64, np.uint8):
-            raise ValueError(f"dtype must be float32, float64 or uint8; got {dtype}")
-        if dtype == np.uint8 and self.unknown != "zero":
-            raise ValueError('dtype=uint8 cannot hold fractions: use unknown="zero"')
+        self._check_dtype()
         sequences = _as_sequence_list(X)
         if not sequences:
             raise ValueError("SequenceOneHotEncoder.fit got no sequences")
@@ -257,6 +253,17 @@ class SequenceOneHotEncoder(TransformerMixin, BaseEstimator):
             raise ValueError("all sequences are empty")
         self.n_features_in_ = 1
         return self
+
+    def _check_dtype(self) -> None:
+        """Raise a ValueError unless ``dtype`` is supported and fits ``unknown``."""
+        dtype = np.dtype(self.dtype)
+        if dtype not in (np.float32, np.float64, np.uint8):
+            raise ValueError(f"dtype must be float32, float64 or uint8; got {dtype}")
+        if dtype == np.uint8 and self.unknown != "zero":
+            raise ValueError(
+                'dtype=uint8 cannot hold fractions: use unknown="zero" '
+                "(ambiguity codes such as N become all-zero columns)"
+            )
 
     def transform(self, X):
         """Encode sequences.

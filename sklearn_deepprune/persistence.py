@@ -31,11 +31,14 @@ request, since they take far more room than the final network.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import math
 import platform
 import re
+import struct
 import warnings
 import zipfile
 import zlib
@@ -51,10 +54,17 @@ from safetensors.numpy import save as _save_tensors
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 
 from sklearn_deepprune._guards import write_atomic
-from sklearn_deepprune.classifier import DeepPruneClassifier, PruningHistory
+from sklearn_deepprune.classifier import (
+    DeepPruneClassifier,
+    PruningHistory,
+    _format_bytes,
+    _memory_size,
+)
 from sklearn_deepprune.encoding import SequenceOneHotEncoder
+from sklearn_deepprune.network import STRANDS
 
 __all__ = ["load_model", "save_model"]
 
@@ -71,6 +81,18 @@ _CHECKSUM = "manifest_sha256"
 # A manifest is a few KB (with stage states a few hundred); refuse absurd ones
 # before reading them into memory.
 _MAX_MANIFEST_BYTES = 64 << 20
+
+# Loading holds the tensor bytes about three times (the member, the arrays, the
+# network's parameters): a file whose tensors take more than this fraction of the
+# machine's memory is refused before it is read.
+_MAX_TENSOR_MEMORY_FRACTION = 1 / 4
+
+#: The longest ``length_`` (bp) a loaded :class:`SequenceOneHotEncoder` may have
+#: (one such sequence is 1.5 GiB as float32 one-hot); a longer one is refused.
+MAX_SEQUENCE_LENGTH = 100_000_000
+
+# Deepest nesting of JSON values in a manifest (a real one nests about 8 deep).
+_MAX_DEPTH = 64
 
 # The estimators a file may hold; nothing else is ever constructed on load.
 _ESTIMATORS = {cls.__name__: cls for cls in (SequenceOneHotEncoder, DeepPruneClassifier)}
@@ -372,6 +394,8 @@ def _decode_estimator(entry: Any, where: str, reader: _Reader, device: str | Non
         if not _ATTRIBUTE_NAME.fullmatch(key) or key in _SPECIAL or key in params:
             raise _ModelFileError(f"{where} has the invalid fitted attribute {key!r}")
         setattr(estimator, key, value)
+    if cls is SequenceOneHotEncoder:
+        _check_encoder(estimator, where)
     if cls is DeepPruneClassifier:
         _rebuild_net(estimator, entry, where, reader)
         if not hasattr(estimator, "dense_mean_weight_"):  # saved before mean pooling existed
@@ -391,19 +415,27 @@ def _rebuild_net(estimator: DeepPruneClassifier, entry: dict, where: str, reader
             f"{where}: the saved device {estimator.device!r} is not a torch device "
             f"({_first_line(error)}); load it with load_model(path, device='cpu')"
         ) from error
+    if estimator.callbacks is not None:
+        raise _ModelFileError(f"{where}.callbacks is {estimator.callbacks!r}; files hold None")
+    _check_classifier(estimator, state, where)
     try:
         n_kernels, n_channels = (int(n) for n in state["conv.weight"].shape[:2])
-        module = estimator._new_module(n_kernels, n_channels)
+        # The saved float32 network, whatever torch's default dtype is now.
+        with _default_dtype(torch.float32):
+            module = estimator._new_module(n_kernels, n_channels)
         module.load_state_dict(state)
         history = estimator.pruning_history_
         lr = float(history[-1]["lr"] if history else estimator.lr)
         net = estimator._make_net(module, lr, None)
+        # No optimizer until the net is trained further: building one imports
+        # torch._dynamo (seconds), which prediction does not need.
+        net.callbacks = [*net.callbacks, ("lazy_optimizer", _LazyOptimizer())]
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as error:
         raise _ModelFileError(
             f"{where}: the saved network does not fit ({_first_line(error)})"
         ) from error
     try:
-        estimator.net_ = net.initialize()  # puts the network on the device
+        estimator.net_ = _initialize_for_prediction(net)  # puts the network on the device
     except (AssertionError, RuntimeError, ValueError) as error:
         raise _ModelFileError(
             f"{where}: cannot put the network on device {estimator.device!r} "
@@ -418,6 +450,124 @@ def _rebuild_net(estimator: DeepPruneClassifier, entry: dict, where: str, reader
     ):
         raise _ModelFileError(f"{where}.stage_states_ is malformed")
     estimator.stage_states_ = states
+
+
+class _LazyOptimizer(Callback):
+    """Builds the optimizer of a loaded net when it is first trained (``partial_fit``)."""
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if not hasattr(net, "optimizer_"):
+            net._initialize_optimizer()
+
+
+def _initialize_for_prediction(net):
+    """:meth:`skorch.NeuralNet.initialize` without the optimizer (see :class:`_LazyOptimizer`)."""
+    net.check_training_readiness()
+    net._initialize_virtual_params()
+    net._initialize_callbacks()
+    net._initialize_module()
+    net._initialize_criterion()
+    net._initialize_history()
+    # (No net._validate_params(): it takes optimizer__fused, set by _make_net, for a
+    # typo until an optimizer exists.)
+    net.initialized_ = True
+    return net
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype):
+    """Set torch's default dtype for a while."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+# -- checks of the loaded values ------------------------------------------------------------------
+
+
+def _refuse_value(where: str, name: str, value: Any, expected: str) -> None:
+    shown = repr(value)
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        shown = f"an array of shape {tuple(value.shape)} and dtype {value.dtype}"
+    elif len(shown) > 60:
+        shown = shown[:57] + "..."
+    raise _ModelFileError(f"{where}.{name} is {shown}; expected {expected}")
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int or (isinstance(value, np.integer) and not isinstance(value, bool))
+
+
+def _check_encoder(encoder: SequenceOneHotEncoder, where: str) -> None:
+    """Refuse fitted values that no fit gives (the parameters are checked already)."""
+    length = encoder.length_
+    if not _is_int(length) or not 1 <= length <= MAX_SEQUENCE_LENGTH:
+        _refuse_value(where, "length_", length, f"an int from 1 to {MAX_SEQUENCE_LENGTH:,}")
+    if encoder.length is not None and length != encoder.length:
+        _refuse_value(where, "length_", length, f"length = {encoder.length}")
+    if not _is_int(encoder.n_features_in_) or encoder.n_features_in_ != 1:
+        _refuse_value(where, "n_features_in_", encoder.n_features_in_, "1")
+    try:
+        encoder._check_dtype()
+    except ValueError as error:
+        raise _ModelFileError(f"{where}: {error}") from None
+
+
+def _check_classifier(clf: DeepPruneClassifier, state: dict, where: str) -> None:
+    """Refuse weights and fitted values that no fit gives: types, shapes, ranges, finiteness."""
+    for name, tensor in state.items():
+        if not tensor.dtype.is_floating_point:
+            _refuse_value(where, f"net_.{name}", tensor, "float weights")
+        if not bool(torch.isfinite(tensor).all()):
+            raise _ModelFileError(f"{where}.net_.{name} holds NaN or infinite weights")
+    weight = state.get("conv.weight")
+    if weight is None or weight.ndim != 3 or min(weight.shape) < 1:
+        _refuse_value(where, "net_.conv.weight", weight, "kernels of shape (K, C, w)")
+    n_kernels, n_channels, width = (int(n) for n in weight.shape)
+    if width != clf.kernel_size or n_kernels != clf.n_kernels:
+        raise _ModelFileError(
+            f"{where}: the saved network does not fit (its {n_kernels} kernels of width {width} "
+            f"are not n_kernels={clf.n_kernels} of kernel_size={clf.kernel_size})"
+        )
+    # (n_features_in_ is the channel count of (n, C, L) input, m for a signal (n, m).)
+    features = clf.n_features_in_
+    if not _is_int(features) or features < 1 or (n_channels != 1 and features != n_channels):
+        _refuse_value(where, "n_features_in_", features, f"{n_channels} (the channels)")
+    strand = getattr(clf, "strand_", None)
+    if strand is not None and (strand not in STRANDS or (strand == "both") > (n_channels == 4)):
+        _refuse_value(where, "strand_", strand, f"one of {STRANDS} (both needs 4 channels)")
+    classes = clf.classes_
+    if (
+        not isinstance(classes, np.ndarray)
+        or classes.shape != (2,)
+        or classes.dtype.kind not in "biufU"
+        or classes[0] == classes[1]
+        or (classes.dtype.kind == "f" and not np.isfinite(classes).all())
+    ):
+        _refuse_value(where, "classes_", classes, "an array of 2 distinct labels")
+    expected = {
+        "kernels_": (n_kernels, n_channels, width),
+        "kernel_bias_": (n_kernels,),
+        "dense_weight_": (n_kernels,),
+        "dense_mean_weight_": (n_kernels,),
+    }
+    for name, shape in expected.items():
+        value = getattr(clf, name, None)
+        if value is None and name == "dense_mean_weight_":
+            continue
+        if (
+            not isinstance(value, np.ndarray)
+            or value.dtype.kind != "f"
+            or value.shape != shape
+            or not np.isfinite(value).all()
+        ):
+            _refuse_value(where, name, value, f"finite floats of shape {shape}")
+    history = clf.pruning_history_
+    if not isinstance(history, PruningHistory) or not all(type(r) is dict for r in history):
+        _refuse_value(where, "pruning_history_", history, "a PruningHistory of dicts")
 
 
 def _first_line(error: BaseException) -> str:
@@ -539,6 +689,10 @@ def save_model(estimator_or_pipeline, path, *, stage_states: bool = False) -> Pa
     TypeError
         If the model is of another kind, or a parameter or fitted attribute
         cannot be saved.
+    OSError
+        If the file cannot be written (``FileNotFoundError`` when its folder
+        does not exist, ``IsADirectoryError`` when ``path`` is a folder); the
+        message names ``path``.
 
     See Also
     --------
@@ -582,12 +736,30 @@ def save_model(estimator_or_pipeline, path, *, stage_states: bool = False) -> Pa
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
-    write_atomic(path, buffer.getvalue())
+    _check_save_path(path)
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError as error:  # name the user's path, not the temporary file beside it
+        raise type(error)(f"cannot write {path}: {error.strerror or error}") from error
     return path
 
 
+def _check_save_path(path: Path) -> None:
+    """Refuse a path that is a folder, or whose folder does not exist, naming it."""
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save a model to {path}: it is a folder; give a file name")
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot save a model to {path}: its folder {path.parent} {what}")
+
+
 def _read_file(path: Path) -> tuple[dict, bytes]:
-    """The verified manifest and tensor bytes of a model file."""
+    """The verified manifest and tensor bytes of a model file.
+
+    Every size is checked before the bytes it declares are read: the zip
+    members' declared sizes, the tensors' size in the (checksummed) manifest
+    and the tensors declared in the safetensors header.
+    """
     not_a_model = f"{path} is not a sklearn-deepprune model file"
     try:
         with zipfile.ZipFile(path) as archive:
@@ -600,19 +772,71 @@ def _read_file(path: Path) -> tuple[dict, bytes]:
                 )
             if archive.getinfo(_MANIFEST).file_size > _MAX_MANIFEST_BYTES:
                 raise _ModelFileError(f"{path} has been tampered with: its manifest is too large")
-            manifest_bytes = archive.read(_MANIFEST)
-            tensors = archive.read(_TENSORS)
+            manifest = _parse_manifest(path, archive.read(_MANIFEST))
+            payloads = manifest.get("payloads")
+            payload = payloads.get(_TENSORS) if isinstance(payloads, dict) else None
+            size = payload.get("size") if isinstance(payload, dict) else None
+            if type(size) is not int or size < 0:
+                raise _ModelFileError(
+                    f"{path} has been tampered with: its manifest gives no size of its tensors"
+                )
+            declared = archive.getinfo(_TENSORS).file_size
+            if declared != size:
+                raise _ModelFileError(
+                    f"{path} is corrupt or has been tampered with: its tensors member declares "
+                    f"{_format_bytes(declared)}, its manifest {_format_bytes(size)}"
+                )
+            _check_tensor_memory(path, size)
+            with archive.open(_TENSORS) as member:
+                tensors = _read_tensors(path, member, size)
+    except _ModelFileError:
+        raise
     except (zlib.error, EOFError) as error:
-        raise _ModelFileError(f"{path} is corrupt ({error})") from error
+        raise _ModelFileError(f"{path} is truncated or corrupt ({_first_line(error)})") from error
     except zipfile.BadZipFile as error:
-        if "CRC" in str(error) or "Bad magic number" in str(error):
-            raise _ModelFileError(f"{path} is corrupt ({error})") from error
+        if "CRC" in str(error) or "Bad magic number" in str(error) or _looks_zipped(path):
+            raise _ModelFileError(
+                f"{path} is truncated or corrupt ({_first_line(error)})"
+            ) from error
         hint = " (a joblib/pickle file? only joblib.load it if you trust its source)"
         raise _ModelFileError(f"{not_a_model}{hint if _looks_pickled(path) else ''}") from error
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except (
+        NotImplementedError,  # "That compression method is not supported"
+        RuntimeError,  # "File ... is encrypted"
+        OSError,  # [Errno 22] Invalid argument: a seek before the file's start
+        ValueError,
+        OverflowError,
+        struct.error,
+        KeyError,
+    ) as error:
+        raise _ModelFileError(
+            f"{path} is truncated or corrupt (its zip directory is damaged: {_first_line(error)})"
+        ) from error
+    payload = manifest["payloads"][_TENSORS]
+    if payload.get("sha256") != _sha256(tensors):
+        raise _ModelFileError(
+            f"{path} has been tampered with: the checksum of its tensors is wrong"
+        )
+    return manifest, tensors
+
+
+def _parse_manifest(path: Path, manifest_bytes: bytes) -> dict:
+    """The manifest, checked: JSON, its format, version, nesting and checksum."""
+    not_a_model = f"{path} is not a sklearn-deepprune model file"
     try:
         manifest = json.loads(manifest_bytes.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        manifest = None
     except (UnicodeDecodeError, ValueError) as error:
-        raise _ModelFileError(f"{not_a_model} (its manifest is not JSON: {error})") from error
+        raise _ModelFileError(
+            f"{not_a_model} (its manifest is not JSON: {_first_line(error)})"
+        ) from error
+    if manifest is None or _depth(manifest) > _MAX_DEPTH:
+        raise _ModelFileError(
+            f"{path} has been tampered with: its manifest nests more than {_MAX_DEPTH} deep"
+        )
     if type(manifest) is not dict or manifest.get("format") != FORMAT:
         raise _ModelFileError(f"{not_a_model} (its manifest is not a {FORMAT!r} manifest)")
     version = manifest.get("format_version")
@@ -627,13 +851,92 @@ def _read_file(path: Path) -> tuple[dict, bytes]:
         )
     if manifest.get(_CHECKSUM) != _sha256(_canonical(manifest)):
         raise _ModelFileError(f"{path} has been tampered with: its manifest checksum is wrong")
-    payloads = manifest.get("payloads")
-    payload = payloads.get(_TENSORS) if isinstance(payloads, dict) else None
-    if not isinstance(payload, dict) or payload.get("sha256") != _sha256(tensors):
+    return manifest
+
+
+def _depth(value: Any) -> int:
+    """How deeply JSON ``value`` nests (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > _MAX_DEPTH:
+            break
+        if type(value) is dict:
+            stack.extend((v, depth + 1) for v in value.values())
+        elif type(value) is list:
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
+
+
+def _check_tensor_memory(path: Path, size: int) -> None:
+    """Refuse tensors too large for this machine before reading them."""
+    limit, what = _memory_size("cpu")
+    if size > limit * _MAX_TENSOR_MEMORY_FRACTION:
         raise _ModelFileError(
-            f"{path} has been tampered with: the checksum of its tensors is wrong"
+            f"{path} declares {_format_bytes(size)} of tensors, which loading holds about three "
+            f"times: more than {what} allows ({_format_bytes(limit)}); a damaged or forged file?"
         )
-    return manifest, tensors
+
+
+def _read_tensors(path: Path, member, size: int) -> bytes:
+    """The tensors member (``size`` bytes), after checking its safetensors header's sizes."""
+    if size == 0:
+        return b""
+    head = member.read(8)
+    (header_size,) = struct.unpack("<Q", head) if len(head) == 8 else (None,)
+    if header_size is None or header_size > size - 8:
+        raise _ModelFileError(f"{path}: its tensors member is not a safetensors file")
+    header = member.read(header_size)
+    try:
+        entries = json.loads(header.decode("utf-8"), parse_constant=_refuse_constant)
+        spans = [
+            (entry["data_offsets"], entry["shape"], entry["dtype"])
+            for name, entry in entries.items()
+            if name != "__metadata__"
+        ]
+        data_size = max((int(offsets[1]) for offsets, _, _ in spans), default=0)
+        declared = sum(
+            math.prod(int(n) for n in shape) * _ITEMSIZE[dtype] for _, shape, dtype in spans
+        )
+    except (RecursionError, UnicodeDecodeError, ValueError, TypeError, KeyError, IndexError) as e:
+        raise _ModelFileError(
+            f"{path}: the header of its tensors is malformed ({_first_line(e)})"
+        ) from e
+    if declared != data_size or 8 + header_size + data_size != size:
+        raise _ModelFileError(
+            f"{path} is corrupt or has been tampered with: its tensors' header declares "
+            f"{_format_bytes(declared)} of tensors in {_format_bytes(size)}"
+        )
+    return head + header + member.read(size - 8 - header_size)
+
+
+# Bytes per element of the safetensors dtypes this module writes (and a few more).
+_ITEMSIZE = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
+
+
+def _looks_zipped(path: Path) -> bool:
+    """Whether the file starts as a zip archive does (so a bad one is truncated or corrupt)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        return False
+    return bool(head) and b"PK\x03\x04".startswith(head)
 
 
 def _refuse_constant(name: str):
@@ -653,9 +956,16 @@ def _looks_pickled(path: Path) -> bool:
 def load_model(path, *, device: str | None = None):
     """Load a model saved by :func:`save_model`, without running code from the file.
 
-    The file is checked before anything is built: its format and version, the
-    SHA-256 of its manifest and of its tensors, and then every parameter and
-    weight as the estimators are rebuilt. Only
+    The file is checked before anything is built: its format and version,
+    every declared size before the bytes it declares are read (the zip
+    members, the tensors, the safetensors header; tensors too large for this
+    machine are refused), the SHA-256 of its manifest and of its tensors,
+    and then, as the estimators are rebuilt, every parameter (by the
+    estimator's own validation), fitted attribute and weight: types, shapes,
+    ranges (e.g. ``length_`` up to 100,000,000 bp), finite
+    weights. The network is rebuilt in float32 whatever torch's default dtype
+    is; its optimizer is built only if the net is trained further
+    (``net_.partial_fit``), since building one takes seconds. Only
     :class:`~sklearn_deepprune.SequenceOneHotEncoder`,
     :class:`~sklearn_deepprune.DeepPruneClassifier` and
     :class:`~sklearn.pipeline.Pipeline` are ever constructed.
@@ -680,9 +990,10 @@ def load_model(path, *, device: str | None = None):
     Raises
     ------
     ValueError
-        If the file is not a model file, was modified or corrupted (a
-        checksum does not match), comes from a newer format version, or holds
-        something this version cannot rebuild.
+        If the file is not a model file, is truncated or corrupt, was
+        modified (a checksum or a declared size does not match), comes from a
+        newer format version, or holds something this version cannot rebuild
+        or no fit gives; the message is one line naming the file.
     FileNotFoundError
         If there is no such file.
 

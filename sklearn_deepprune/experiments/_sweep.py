@@ -475,9 +475,21 @@ def _read_table(path: Path):
             f"{path} {where}: no value for {empty} (a torn or hand-edited file; "
             "delete it and rerun the sweep)"
         )
-    wrong = [c for c in numeric if not pd.api.types.is_numeric_dtype(frame[c])]
-    if wrong:
-        raise ValueError(f"{path}: column {', '.join(wrong)} is not numeric")
+    for column in numeric:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() | (~values.between(0, 1) if column == "auc" else False)
+        bad = bad.to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            where = f"row {row + 1}" if path.suffix == ".parquet" else f"line {row + 2}"
+            value = frame[column].iloc[row]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            problem = "is not a number" if np.isnan(values.iloc[row]) else "is outside [0, 1]"
+            raise ValueError(
+                f"{path} {where}: {column} {shown} {problem} (a torn or hand-edited file; "
+                "delete it and rerun the sweep)"
+            )
+        frame[column] = values
     return frame
 
 

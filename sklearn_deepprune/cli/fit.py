@@ -51,7 +51,13 @@ def add_parser(commands) -> None:
         "optionally .gz; dinucleotide-shuffled copies become the negatives), a BED or "
         "narrowPeak file of peaks with --genome, or simulated1 ... simulated5",
     )
-    fit.add_argument("-o", "--output", required=True, help="folder to write")
+    fit.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="folder to write: a new or empty one, or an earlier fit's (replaced whole once "
+        "the new fit is written)",
+    )
     fit.add_argument("--test", default=None, help="test file, when DATA is a single file")
     fit.add_argument(
         "--test-size",

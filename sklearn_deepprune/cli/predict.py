@@ -39,7 +39,11 @@ def add_parser(commands) -> None:
         "file of 'ID SEQUENCE LABEL' lines or DeepBind's format",
     )
     predict.add_argument(
-        "-o", "--output", default=None, help="file to write (.tsv; default: standard output)"
+        "-o",
+        "--output",
+        default=None,
+        help="file to write (.tsv; default: standard output); it appears whole when scoring "
+        "ends (a device or FIFO is written as it goes)",
     )
     predict.add_argument(
         "--genome", default=None, metavar="GENOME.fa", help="reference genome for a BED INPUT"

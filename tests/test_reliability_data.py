@@ -98,6 +98,11 @@ def test_space_separated_bed_is_still_read(tmp_path):
     path = tmp_path / "spaces.bed"
     path.write_text("chr1 10 20\nchr1 30  40\n")
     assert read_intervals(path)["end"].tolist() == [20, 40]
+    trailing = tmp_path / "trailing.bed"
+    trailing.write_text("chr1\t10\t20\t\nchr1\t30\t40\t\n")  # a trailing tab
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_intervals(trailing)["end"].tolist() == [20, 40]
 
 
 # -- 3: negatives equal to / overlapping the peaks --------------------------------------------
@@ -404,3 +409,10 @@ def test_folder_part_without_negatives_is_refused(tmp_path):
     (tmp_path / "test.data").write_text(">c ACGTACGT 0\n>d AGCTAGCT 0\n")  # no positive
     with pytest.raises(ValueError, match=r"the test part has no positive and 2 negatives"):
         load_chipseq(tmp_path, negatives="shuffle")
+
+
+def test_genome_pyfaidx_cannot_index_is_a_value_error(tmp_path):
+    path = tmp_path / "blank.fa"
+    path.write_text(">c0\nACGT\n>c1\nG\nN\n\n\n")  # pyfaidx raises a RuntimeError here
+    with pytest.raises(ValueError, match=r"blank.fa: cannot index it as FASTA"):
+        open_genome(path)

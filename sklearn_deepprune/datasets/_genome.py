@@ -147,7 +147,12 @@ def open_genome(genome: str | os.PathLike) -> Any:
         raise ValueError(unwritable)
     try:
         return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True)
-    except (pyfaidx.FastaIndexingError, pyfaidx.FetchError, UnicodeDecodeError) as exc:
+    except (
+        pyfaidx.FastaIndexingError,
+        pyfaidx.FetchError,
+        UnicodeDecodeError,
+        RuntimeError,
+    ) as exc:  # pyfaidx raises RuntimeError on some malformed files (blank lines)
         raise ValueError(f"{path}: cannot index it as FASTA ({exc})") from None
     except ValueError as exc:
         if str(exc).startswith("Duplicate key"):

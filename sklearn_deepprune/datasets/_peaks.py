@@ -123,7 +123,9 @@ def read_intervals(path: str | os.PathLike) -> pd.DataFrame:
         numbers.append(number)
     if not numbers:
         raise ValueError(f"{path}: empty file (no interval)")
-    with _open_text(path) as handle:
+    with _open_text(path) as handle, warnings.catch_warnings():
+        # A trailing tab is an empty last field (not counted above): dropped.
+        warnings.filterwarnings("ignore", category=pd.errors.ParserWarning)
         table = pd.read_csv(
             handle,
             sep=r"\s+" if separator is None else "\t",

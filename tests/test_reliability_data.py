@@ -384,15 +384,16 @@ def test_download_with_a_wrong_checksum_is_not_cached(mirror, tmp_path, monkeypa
     assert not (cache / ".complete").exists() and not (cache / "test.data").exists()
 
 
-def test_gzip_name_without_gzip_content_is_a_bad_download(tmp_path, monkeypatch):
+def test_truncated_gzip_download_is_a_bad_download(tmp_path):
     from sklearn_deepprune.datasets._fetch import _check_download
 
-    path = tmp_path / "X_AC.seq.gz"
-    path.write_text("FoldID\tEventID\tseq\tBound\nA\tp\tACGT\t1\n")
-    with gzip.open(tmp_path / "Y_AC.seq.gz", "wt") as f:
-        f.write("FoldID\tEventID\tseq\tBound\nA\tp\tACGT\t1\n")
-    assert _check_download(tmp_path / "Y_AC.seq.gz") is None
-    assert "not gzip" in _check_download(path)
+    rows = "".join(f"A\tp{i}\tACGTACGTAC\t1\n" for i in range(2000))
+    whole = gzip.compress(("FoldID\tEventID\tseq\tBound\n" + rows).encode())
+    good, cut = tmp_path / "X_AC.seq.gz", tmp_path / "Y_AC.seq.gz"
+    good.write_bytes(whole)
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert _check_download(good) is None
+    assert "truncated or corrupt" in _check_download(cut)
 
 
 def test_split_that_leaves_a_part_one_label_is_refused():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import itertools
 import os
 import re
 import zlib
@@ -51,24 +50,20 @@ def _base_url(collection: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-# Records of a downloaded file read to check that it is a data file of its collection.
-_CHECKED_RECORDS = 10
-
-
 def _check_download(path: Path) -> str | None:
-    """Why ``path`` is not a data file of either collection; None if it reads as one."""
+    """Why ``path`` is not a data file of either collection; None if it reads as one.
+
+    Every record is read (once, after the download), so that a truncated gzip
+    file or a page of HTML is caught before the set is cached as complete.
+    """
     with open(path, "rb") as file:
-        head = file.read(2)
-    if path.name.endswith(".gz") and head != b"\x1f\x8b":
-        return "its name ends in .gz, but it is not gzip-compressed"
-    opener = gzip.open if head == b"\x1f\x8b" else open
+        gzipped = file.read(2) == b"\x1f\x8b"
     try:
-        with opener(path, "rb") as file:
+        with (gzip.open if gzipped else open)(path, "rb") as file:
             text = file.read(4096).lstrip()
         if text.startswith(b"<"):
             return "an HTML page (" + text[:60].decode(errors="replace").split("\n")[0] + ")"
-        _, records = _binding_records(path)
-        for _ in itertools.islice(records, _CHECKED_RECORDS):
+        for _ in _binding_records(path)[1]:
             pass
     except (ValueError, OSError, EOFError, zlib.error) as exc:
         return str(exc)

@@ -60,9 +60,10 @@ SCAN_FILES = ("binding.bw", "sites.bed.gz", "sites.bed.gz.tbi", "scan.json")
 
 # Score bins of the p-value dynamic programming over a kernel's whole score range.
 _PVALUE_BINS = 10_000
-# Bytes per chunk for the scan's arrays (several chunks run at once, one per thread).
-_CHUNK_BYTES = 192 << 20
-_MAX_CHUNK = 1 << 21
+# Bytes per chunk for the scan's arrays (several chunks run at once, one per thread), and
+# the most bases in a chunk.
+_CHUNK_BYTES = 64 << 20
+_MAX_CHUNK = 1 << 22
 # The poolings scan_genome knows: what each pools over a window, in the dense layer's order.
 _POOLS = {"max": ("max",), "max_avg": ("max", "mean")}
 _ACTIVATIONS = ("relu", "leaky_capped")
@@ -789,8 +790,8 @@ def scan_genome(
         run on the cluster (by joblib's Dask backend, as ``deepprune sweep``
         runs its fits); every worker reads ``genome`` at the same path.
     chunk_size : int or None, default=None
-        Bins per chunk; ``None``: as many as about 192 MB of scan arrays hold
-        (at most 2 Mb), whatever the genome's size.
+        Bins per chunk; ``None``: as many as about 64 MB of scan arrays hold
+        (at most 4 Mb), whatever the genome's size.
     progress : bool, default=True
         Show a progress bar (bp scanned).
 
@@ -854,9 +855,12 @@ def scan_genome(
 
     columns, bias = _columns(module, unknown)
     n_kernels, n_lanes, width = module.n_kernels, columns.shape[2], columns.shape[0]
-    per_bp = 4 * (n_lanes + 3 * n_kernels) + 8 * n_kernels * (len(pools) > 1) + 8
+    # Per base: its code and g-mer row; per cell of `step` bases, 2 maxima per lane (and
+    # 2 sums per kernel for mean pooling). No array holds a score per base and kernel.
+    lanes = -(-n_lanes // 8) * 8
+    per_bp = 5 + (8 * lanes + 16 * n_kernels * (len(pools) > 1)) / step
     if chunk_size is None:
-        bases = min(_MAX_CHUNK, max(4 * window, _CHUNK_BYTES // per_bp))
+        bases = min(_MAX_CHUNK, max(4 * window, int(_CHUNK_BYTES // per_bp)))
         chunk_size = max(1, bases // step)
     chunks = _chunks(scanned, int(step), int(chunk_size), sizes)
     n_jobs = (os.cpu_count() or 1) if n_jobs is None else int(n_jobs)

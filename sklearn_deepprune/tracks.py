@@ -681,13 +681,9 @@ def check_scan_folder(output: str | os.PathLike) -> Path:
     return check_replaceable_folder(output, (), owner="'deepprune scan'")
 
 
-def _write_sites(path: Path, lines: Iterable[str]) -> None:
-    """Bgzip and tabix-index the sorted BED lines into ``path`` (and ``path.tbi``)."""
+def _compress_sites(plain: Path, path: Path) -> None:
+    """Bgzip the sorted BED ``plain`` into ``path`` and tabix-index it; remove ``plain``."""
     pysam = import_optional("pysam", "genome", "writing the sites BED")
-    plain = path.with_name(path.name.removesuffix(".gz"))
-    with open(plain, "w") as handle:
-        handle.write(_SITE_HEADER)
-        handle.writelines(lines)
     try:
         pysam.tabix_compress(str(plain), str(path), force=True)
         pysam.tabix_index(str(path), preset="bed", force=True, keep_original=True)
@@ -961,17 +957,18 @@ def _to_folder(scanned_chunks, summary, output: Path, sizes, plan: _Plan, settin
         for name in names:
             writers[name] = _TrackWriter(folder / f"{name}.bw", sizes, plan.step)
             stack.callback(writers[name].close)
-        lines: list[str] = []
+        plain = stack.enter_context(open(folder / "sites.bed", "w"))
+        plain.write(_SITE_HEADER)
         for found, probability, sites in scanned_chunks:
             where = found["chrom"], found["start"], found["end"]
             writers["binding"].add(*where, probability)
             for k in range(len(names) - 1):
                 writers[f"kernel_{k}"].add(*where, found["kernels"][:, k])
-            lines.extend(_bed_lines(found["chrom"], sites))
+            plain.writelines(_bed_lines(found["chrom"], sites))  # streamed: memory stays flat
             n_bins += len(probability)
             n_sites += len(sites["start"])
         stack.close()
-        _write_sites(folder / "sites.bed.gz", lines)
+        _compress_sites(folder / "sites.bed", folder / "sites.bed.gz")
         files = [f"{name}.bw" for name in names] + ["sites.bed.gz", "sites.bed.gz.tbi"]
         settings.update(n_bins=n_bins, n_sites=n_sites, files=files)
         write_atomic(folder / "scan.json", (to_json(settings, indent=1) + "\n").encode())

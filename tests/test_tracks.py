@@ -356,7 +356,7 @@ def test_interrupted_scan_leaves_no_output(genome, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tracks, "_write_sites", interrupted)
+    monkeypatch.setattr(tracks, "_compress_sites", interrupted)
     output = tmp_path / "scan"
     with pytest.raises(KeyboardInterrupt):
         scan_genome(_model(), genome, output=output, progress=False)

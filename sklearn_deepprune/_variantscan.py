@@ -212,3 +212,35 @@ def _scan_pairs(
                 profile, hi + 1, length - 1, n_strands, activation, slope, cap, alt_mean[i]
             )
             alt_mean[i] /= length
+
+
+def window_codes(
+    length: int,
+    pos0: np.ndarray,
+    ref_length: np.ndarray,
+    genome: tuple[np.ndarray, np.ndarray, np.ndarray],
+    allele: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """:func:`sklearn_deepprune.variants._window_codes`, compiled (the same arguments)."""
+    out = np.empty((len(pos0), length), dtype=np.uint8)
+    _window_codes(length, pos0, ref_length, *genome, *allele, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _window_codes(
+    length, pos0, ref_length, buffer, origin, size, codes, offsets, lengths, out
+):  # pragma: no cover - compiled
+    """Fill ``out`` with each row's window: the allele centred, the genome around it, N past it."""
+    for i in range(len(pos0)):
+        m = lengths[i]
+        start = pos0[i] + m // 2 - length // 2
+        shift = ref_length[i] - m
+        for j in range(length):
+            x = start + j
+            inside = x - pos0[i]
+            if 0 <= inside < m:
+                out[i, j] = codes[offsets[i] + inside]
+                continue
+            g = x if inside < 0 else x + shift
+            out[i, j] = buffer[origin[i] + g] if 0 <= g < size[i] else 4

@@ -426,7 +426,7 @@ def _gather(
     """
     origin = np.zeros(len(rows), dtype=np.int64)
     if source is None:  # sequence input: the record's sequence plays the genome
-        texts = [records.sequences[r] for r in rows]
+        texts = [records.sequences[r] for r in rows.tolist()]
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         origin[1:] = np.cumsum(lengths)[:-1]
         raw = np.frombuffer("".join(texts).encode("latin-1", errors="replace"), dtype=np.uint8)
@@ -483,6 +483,9 @@ def _window_codes(
     ``length // 2``, the genome's bases (``buffer, origin, chromosome
     length``) around it, N past a chromosome end.
     """
+    fast = _fast_scan()
+    if fast is not None:
+        return fast.window_codes(length, pos0, ref_length, genome, allele)
     buffer, origin, size = genome
     codes, offsets, lengths = allele
     # x: coordinates along the allele's sequence (genome left of pos0, then the allele).
@@ -511,7 +514,7 @@ def _fast_scan():
     return _variantscan
 
 
-def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray):
+def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray, n_threads: int = 1):
     """Each scanned kernel's best score and its first position, and the mean activations.
 
     Returns ``ref_best, ref_pos, alt_best, alt_pos`` of shape ``(n, S * K)``
@@ -545,7 +548,7 @@ def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray):
                 group,
                 module.n_strands,
                 mean if with_mean else None,
-                torch.get_num_threads(),
+                n_threads,
             )
             return out[:4] + ((out[4], out[5]) if with_mean else (None, None))
     out, means = [], []
@@ -658,6 +661,53 @@ _MESSAGES = {
 }
 
 
+def _take(values: list, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` as an object array."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array[rows]
+
+
+def _alt_rows(records: _Records, counts: _Counts) -> tuple[np.ndarray, np.ndarray]:
+    """One row per ALT allele that is sequence: the record of each, and the alleles."""
+    alts = records.alts
+    if all(a is not None and len(a) == 1 for a in alts):  # the usual case: one ALT each
+        alleles = np.empty(len(alts), dtype=object)
+        alleles[:] = [a[0] for a in alts]
+        sequence = np.fromiter(map(_is_sequence, alleles), dtype=bool, count=len(alleles))
+        for i in np.flatnonzero(~sequence)[:1]:
+            counts.add("symbolic", int((~sequence).sum()), records.where(i))
+        rows = np.flatnonzero(sequence)
+        return rows, alleles[rows]
+    rows, alleles = [], []
+    for i, record_alts in enumerate(alts):
+        if record_alts is None or len(record_alts) == 0:
+            counts.add("symbolic", 1, records.where(i))
+            continue
+        if len(record_alts) > 1:
+            counts.add("multiallelic", 1, records.where(i))
+        for allele in record_alts:
+            if not _is_sequence(allele):
+                counts.add("symbolic", 1, records.where(i))
+                continue
+            rows.append(i)
+            alleles.append(allele)
+    out = np.empty(len(alleles), dtype=object)
+    out[:] = alleles
+    return np.asarray(rows, dtype=np.int64), out
+
+
+def _is_sequence(allele: str | None) -> bool:
+    """Whether an ALT allele is bases: not missing, ``*``, symbolic or a breakend."""
+    return not (
+        allele is None
+        or allele in _MISSING_ALTS
+        or allele[0] == "<"
+        or "[" in allele
+        or "]" in allele
+    )
+
+
 def _score_batch(
     model: _Model,
     records: _Records,
@@ -666,57 +716,37 @@ def _score_batch(
     on_ref_mismatch: str,
     all_kernels: bool,
     kind: str,
+    n_threads: int = 1,
     keep_windows: bool = False,
 ):
     """Score one batch of records: a DataFrame of effects (and the windows, if asked)."""
     pd = import_optional("pandas", "genome", "score_variants")
-    # One row per ALT allele.
-    rows, alts = [], []
-    for i, record_alts in enumerate(records.alts):
-        if record_alts is None or len(record_alts) == 0:
-            counts.add("symbolic", 1, records.where(i))
-            continue
-        if len(record_alts) > 1:
-            counts.add("multiallelic", 1, records.where(i))
-        for allele in record_alts:
-            if (
-                allele is None
-                or allele in _MISSING_ALTS
-                or allele[0] == "<"
-                or "[" in allele
-                or "]" in allele
-            ):
-                counts.add("symbolic", 1, records.where(i))
-                continue
-            rows.append(i)
-            alts.append(allele)
-    rows = np.asarray(rows, dtype=np.int64)
-    refs = [records.ref[r] for r in rows]
-    ref_codes, ref_offsets, ref_lengths, ref_valid = _allele_codes([r.upper() for r in refs])
-    alt_codes, alt_offsets, alt_lengths, alt_valid = _allele_codes([a.upper() for a in alts])
+    rows, alts = _alt_rows(records, counts)
+    # Object arrays: taking rows of them is one vectorised step.
+    record_ref = np.empty(len(records.ref), dtype=object)
+    record_ref[:] = records.ref
+    refs = record_ref[rows]
+    ref_codes, ref_offsets, ref_lengths, ref_valid = _allele_codes(refs.tolist())
+    alt_codes, alt_offsets, alt_lengths, alt_valid = _allele_codes(alts.tolist())
     keep = ref_valid & alt_valid
     for j in np.flatnonzero(~keep)[:1]:
         counts.add("not_dna", int((~keep).sum()), records.where(rows[j]))
     pos0 = records.pos0[rows]
     # The chromosome of each row, by the genome's name (or the record's sequence).
     if source is None:
-        sizes = np.fromiter(
-            (len(records.sequences[r]) for r in rows), dtype=np.int64, count=len(rows)
-        )
+        lengths = np.fromiter(map(len, records.sequences), dtype=np.int64)
+        sizes = lengths[rows]
         chrom = rows
     else:
-        names = [source.name(records.chrom[r]) for r in rows]
-        known = np.fromiter((n is not None for n in names), dtype=bool, count=len(rows))
+        given, found = pd.factorize(np.asarray(records.chrom, dtype=object)[rows])
+        names = np.array([source.name(str(name)) or "" for name in found], dtype=object)
+        known = names[given] != ""
         unknown = keep & ~known
         for j in np.flatnonzero(unknown)[:1]:
             counts.add("unknown_chrom", int(unknown.sum()), records.where(rows[j]))
         keep &= known
-        chrom = np.array([n if n is not None else "" for n in names], dtype=object)
-        sizes = np.fromiter(
-            (source.sizes.get(n, 0) if n is not None else 0 for n in names),
-            dtype=np.int64,
-            count=len(rows),
-        )
+        chrom = names[given]
+        sizes = np.array([source.sizes.get(name, 0) for name in names], dtype=np.int64)[given]
     off = keep & ((pos0 < 0) | (pos0 + ref_lengths > sizes))
     for j in np.flatnonzero(off)[:1]:
         counts.add("off_chrom", int(off.sum()), records.where(rows[j]))
@@ -726,8 +756,7 @@ def _score_batch(
     rows, pos0, sizes, chrom = rows[index], pos0[index], sizes[index], chrom[index]
     ref_allele = (ref_codes, ref_offsets[index], ref_lengths[index])
     alt_allele = (alt_codes, alt_offsets[index], alt_lengths[index])
-    alts = [alts[j] for j in index]
-    refs = [refs[j] for j in index]
+    alts, refs = alts[index], refs[index]
     length = model.length
     half = length // 2
     lr, la = ref_allele[2], alt_allele[2]
@@ -761,8 +790,7 @@ def _score_batch(
             rows, pos0, sizes, origin = rows[index], pos0[index], sizes[index], origin[index]
             ref_allele = tuple(a if a is ref_codes else a[index] for a in ref_allele)
             alt_allele = tuple(a if a is alt_codes else a[index] for a in alt_allele)
-            alts = [alts[j] for j in index]
-            refs = [refs[j] for j in index]
+            alts, refs = alts[index], refs[index]
             ref_match = ref_match[index]
             lr = ref_allele[2]
     genome = (buffer, origin, sizes)
@@ -772,14 +800,18 @@ def _score_batch(
     for j in np.flatnonzero(filled)[:1]:
         counts.add("filled", int(np.count_nonzero(filled)), records.where(rows[j]))
 
-    frame = _effects_frame(model, ref_windows, alt_windows, (lr, alt_allele[2]), all_kernels)
+    frame = _effects_frame(
+        model, ref_windows, alt_windows, (lr, alt_allele[2]), all_kernels, n_threads
+    )
     location = _LOCATION[kind]
     first_columns = {
-        location[0]: [records.chrom[r] for r in rows],
-        location[1]: [records.pos_out[r] for r in rows],
+        location[0]: _take(records.chrom, rows),
+        location[1]: _take(records.pos_out, rows),
+        "id": _take(records.ids, rows),
     }
-    ids = [records.ids[r] for r in rows]
-    first_columns["id"] = ["." if i is None or i != i else str(i) for i in ids]
+    missing = pd.isna(first_columns["id"])
+    if missing.any():
+        first_columns["id"][missing] = "."
     first_columns["ref"] = refs
     first_columns["alt"] = alts
     first_columns["ref_match"] = ref_match
@@ -800,13 +832,14 @@ def _effects_frame(
     alt_windows: np.ndarray,
     lengths: tuple[np.ndarray, np.ndarray],
     all_kernels: bool,
+    n_threads: int = 1,
 ) -> pd.DataFrame:
     """The score columns of scored windows."""
     pd = import_optional("pandas", "genome", "score_variants")
     module = model.module
     n = len(ref_windows)
     ref_best, ref_pos, alt_best, alt_pos, ref_mean, alt_mean = _scan(
-        model, ref_windows, alt_windows
+        model, ref_windows, alt_windows, n_threads
     )
     contribution_ref, logit_ref = _head(module, ref_best, ref_mean)
     contribution_alt, logit_alt = _head(module, alt_best, alt_mean)
@@ -823,10 +856,7 @@ def _effects_frame(
         "logit_alt": logit_alt,
         "logit_diff": logit_alt - logit_ref,
         "kernel": pd.array(np.where(changed, kernel, -1), dtype="Int64"),
-        "motif": np.array(
-            [model.names[k] if c else None for k, c in zip(kernel, changed, strict=True)],
-            dtype=object,
-        ),
+        "motif": np.array([*model.names, None], dtype=object)[np.where(changed, kernel, -1)],
         "kernel_diff": diff[rows, kernel] if n else np.zeros(0),
     }
     columns["kernel"][~changed] = pd.NA
@@ -911,8 +941,18 @@ def _effect_batches(
     kind, batches = _records(variants, genome, int(batch_size))
     source = _Genome(genome) if kind == "genome" else None
     counts = _Counts()
+    threads = torch.get_num_threads()
     for records in batches:
-        yield _score_batch(resolved, records, source, counts, on_ref_mismatch, all_kernels, kind)
+        # The compiled scan on torch's threads, torch's small operations on one (its
+        # spin-waiting threads would only take the cores from the scan's).
+        torch.set_num_threads(1)
+        try:
+            frame = _score_batch(
+                resolved, records, source, counts, on_ref_mismatch, all_kernels, kind, threads
+            )
+        finally:
+            torch.set_num_threads(threads)
+        yield frame
         if progress is not None:
             progress(len(records.ref))
     if source is not None and source.renamed:

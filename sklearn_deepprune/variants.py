@@ -39,8 +39,9 @@ from sklearn_deepprune.network import MotifScanNet, activate, same_padding
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
-__all__ = ["score_variants"]
+__all__ = ["plot_variant", "score_variants"]
 
 #: What ``on_ref_mismatch`` may say.
 ON_REF_MISMATCH = ("flag", "skip", "error")
@@ -1116,3 +1117,164 @@ def score_variants(
         empty = _LOCATION["genome"] + _SCORE_COLUMNS
         return pd.DataFrame(columns=empty)
     return pd.concat(frames, ignore_index=True)
+
+
+# -- the picture -----------------------------------------------------------------------------
+
+
+def plot_variant(
+    model: Any,
+    variant: Any,
+    genome: str | os.PathLike | None = None,
+    *,
+    method: str = "ism",
+    kernel: int | None = None,
+    window: int | None = None,
+    figsize: tuple[float, float] = (10.0, 4.0),
+    path: str | os.PathLike | None = None,
+    dpi: int = 100,
+) -> Figure:
+    """Draw the attribution maps of a variant's REF and ALT windows, one above the other.
+
+    Each panel is the logo of :func:`~sklearn_deepprune.motifs.plot_attribution`
+    (which bases the logit depends on) for one allele's window, with the
+    variant outlined and the kernel's best site in that window shaded; the
+    titles give each allele's logit and probability.
+
+    Parameters
+    ----------
+    model : Pipeline, DeepPruneClassifier, str or path-like
+        As for :func:`score_variants`.
+    variant : mapping or pandas.Series
+        One variant: ``chrom``, ``pos`` (1-based), ``ref`` and ``alt`` with
+        ``genome`` (e.g. a row of :func:`score_variants`' output), or
+        ``sequence`` (the DNA), ``position`` (0-based), ``ref`` and ``alt``
+        without one. One ALT allele.
+    genome : str, path-like or None, default=None
+        The genome FASTA, for a variant given by coordinates.
+    method : {"ism", "gradient"}, default="ism"
+        In-silico mutagenesis (:func:`~sklearn_deepprune.motifs.in_silico_mutagenesis`,
+        exact) or gradient times input
+        (:func:`~sklearn_deepprune.motifs.gradient_x_input`, needs tangermeme).
+    kernel : int or None, default=None
+        The kernel whose site is shaded; ``None``: the one
+        :func:`score_variants` names (the one whose contribution changes
+        most), none if no kernel changes.
+    window : int or None, default=None
+        As for :func:`score_variants`.
+    figsize : tuple of float, default=(10.0, 4.0)
+        Size of the figure in inches.
+    path : str, path-like or None, default=None
+        If given, also save the figure there (the suffix picks the format).
+    dpi : int, default=100
+        Resolution.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes: REF above ALT, positions along the window.
+
+    Raises
+    ------
+    ValueError
+        If the variant cannot be scored (e.g. a symbolic ALT, an unknown
+        chromosome) or ``method`` is unknown.
+    ImportError
+        If matplotlib, logomaker or pandas (or tangermeme for
+        ``"gradient"``) is missing.
+
+    See Also
+    --------
+    score_variants : Score many variants; pass one of its rows here.
+    sklearn_deepprune.motifs.plot_attribution : One sequence's map.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
+    >>> from sklearn_deepprune.variants import plot_variant
+    >>> seqs = ["ACGTTGCAAC", "TTTTACGTAA", "GGGGCCCCAA", "ACACACACAC"] * 10
+    >>> clf = DeepPruneClassifier(n_kernels=2, n_prune_steps=1, kernel_size=4,
+    ...                           max_epochs=5, random_state=0)
+    >>> pipe = make_pipeline(SequenceOneHotEncoder(), clf).fit(seqs, [1, 1, 0, 0] * 10)
+    >>> variant = {"sequence": "TTTTACGTAA", "position": 5, "ref": "C", "alt": "T"}
+    >>> len(plot_variant(pipe, variant).axes)
+    2
+    """
+    pd = import_optional("pandas", "plot", "plot_variant")
+    figure_module = import_optional("matplotlib.figure", "plot", "plot_variant")
+    from sklearn_deepprune.motifs import gradient_x_input, in_silico_mutagenesis, plot_attribution
+
+    if method not in ("ism", "gradient"):
+        raise ValueError(f"method must be 'ism' or 'gradient'; got {method!r}")
+    fields = dict(variant)
+    if "sequence" in fields and isinstance(fields.get("sequence"), str) and genome is None:
+        columns = ["sequence", "position", "ref", "alt"]
+    else:
+        columns = ["chrom", "pos", "ref", "alt"]
+    missing = [name for name in columns if name not in fields]
+    if missing:
+        raise ValueError(f"variant needs {', '.join(columns)}; it has no {', '.join(missing)}")
+    frame = pd.DataFrame([{name: fields[name] for name in columns}])
+    resolved = _load_model(model, window, None)
+    kind, batches = _records(frame, genome, 1)
+    source = _Genome(genome) if kind == "genome" else None
+    counts = _Counts()
+    scored, ref_window, alt_window = _score_batch(
+        resolved, next(batches), source, counts, "flag", False, kind, keep_windows=True
+    )
+    if len(scored) == 0:
+        reasons = "; ".join(
+            _MESSAGES[name].format(n=n, first=first) for name, (n, first) in counts.counts.items()
+        )
+        raise ValueError(f"this variant cannot be scored: {reasons}")
+    row = scored.iloc[0]
+    if kernel is None and not pd.isna(row["kernel"]):
+        kernel = int(row["kernel"])
+    X = _one_hot(np.concatenate([ref_window, alt_window]), resolved.n_fill).numpy()
+    attribute = in_silico_mutagenesis if method == "ism" else gradient_x_input
+    maps = attribute(resolved.classifier, X)
+
+    figure = figure_module.Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    axes = figure.subplots(2, 1, sharex=True, sharey=True)
+    length, width = resolved.length, resolved.kernel_size
+    half, left = length // 2, same_padding(width)[0]
+    for i, allele in enumerate(("ref", "alt")):
+        text = str(row[allele])
+        start = half - len(text) // 2
+        sites = []
+        if kernel is not None:
+            position, strand = _strand_site(resolved, X[i : i + 1], kernel)
+            first = position - left
+            name = resolved.names[kernel]
+            label = f"kernel {kernel} ({'+-'[strand]})" + (f" {name}" if name else "")
+            sites = [(max(first, 0), min(first + width, length), label)]
+        shown = text if len(text) <= 12 else f"{text[:5]}...{text[-5:]}"
+        plot_attribution(
+            maps[i],
+            X[i],
+            sites=sites,
+            highlight=[(start, start + len(text), "variant")],
+            ax=axes[i],
+            title=f"{allele.upper()} {shown}: logit {row[f'logit_{allele}']:.3f}, "
+            f"P(bound) {row[f'prob_{allele}']:.3f}",
+        )
+    axes[0].set_xlabel("")
+    axes[1].set_xlabel(f"position in the {length}-bp window")
+    if path is not None:
+        figure.savefig(path, dpi=dpi)
+    return figure
+
+
+def _strand_site(model: _Model, X: np.ndarray, kernel: int) -> tuple[int, int]:
+    """The best window ``(position, strand)`` of ``kernel`` in one one-hot window ``(1, 4, L)``."""
+    with torch.no_grad():
+        raw = F.conv1d(
+            F.pad(torch.from_numpy(X).to(model.weight.dtype), same_padding(model.kernel_size)),
+            model.weight,
+            model.bias,
+        )[0]
+    per_strand = raw.view(model.module.n_strands, model.n_kernels, -1)[:, kernel].numpy()
+    flat = int(per_strand.argmax())  # ties: the forward strand, then the first position
+    strand, position = divmod(flat, per_strand.shape[1])
+    return position, strand

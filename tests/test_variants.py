@@ -525,3 +525,48 @@ def test_the_command_says_what_is_wrong_in_one_line(tmp_path, small, capsys):
     assert "refusing to write over it" in capsys.readouterr().err
     assert main([*argv[:2], str(tmp_path / "none.vcf"), *argv[3:], "-o", str(out)]) == 1
     assert "no such VCF file" in capsys.readouterr().err
+
+
+# -- plot_variant --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["ism", "gradient"])
+def test_plot_variant_draws_ref_above_alt(tmp_path, small, method):
+    pytest.importorskip("logomaker")
+    if method == "gradient":
+        pytest.importorskip("tangermeme")
+    from sklearn_deepprune.variants import plot_variant
+
+    model, genome, _ = small
+    effects = score_variants(
+        model, pd.DataFrame({"chrom": ["chr1"], "pos": [12], "ref": ["G"], "alt": ["A"]}), genome
+    )
+    figure = plot_variant(model, effects.iloc[0], genome, method=method, path=tmp_path / "v.png")
+    ref_ax, alt_ax = figure.axes
+    assert ref_ax.get_title(loc="left") == "REF G: logit 1.500, P(bound) 0.818"
+    assert alt_ax.get_title(loc="left") == "ALT A: logit 0.500, P(bound) 0.622"
+    # The variant outlined at the window's middle, the kernel's site (CGT at 4..6) shaded.
+    labels = ref_ax.get_legend_handles_labels()[1]
+    assert labels == ["kernel 0 (+)", "variant"]
+    (shaded,) = [p for p in ref_ax.patches if p.get_label() == "kernel 0 (+)"]
+    assert shaded.get_x() == pytest.approx(3.5) and shaded.get_width() == pytest.approx(3)
+    assert (tmp_path / "v.png").stat().st_size > 0
+    # The sequence form, without a genome.
+    sequence = {"sequence": "TTTTTTTTTTCGTTTTTTTT", "position": 11, "ref": "G", "alt": "A"}
+    again = plot_variant(model, sequence, method=method).axes[0]
+    assert again.get_title(loc="left") == ref_ax.get_title(loc="left")
+
+
+def test_plot_variant_refuses_what_cannot_be_scored(small):
+    pytest.importorskip("logomaker")
+    from sklearn_deepprune.variants import plot_variant
+
+    model, genome, _ = small
+    with pytest.raises(ValueError, match="cannot be scored: skipped 1 symbolic"):
+        plot_variant(model, {"chrom": "chr1", "pos": 12, "ref": "G", "alt": "<DEL>"}, genome)
+    with pytest.raises(ValueError, match="variant needs chrom, pos, ref, alt; it has no pos"):
+        plot_variant(model, {"chrom": "chr1", "ref": "G", "alt": "A"}, genome)
+    with pytest.raises(ValueError, match="method must be"):
+        plot_variant(
+            model, {"chrom": "chr1", "pos": 12, "ref": "G", "alt": "A"}, genome, method="x"
+        )

@@ -333,3 +333,24 @@ def test_sweep_on_dask_local_cluster(toy_dataset, tmp_path):
         )
     assert sorted(results["variant"]) == ["baseline"] * 2 + ["deepprune"] * 2
     assert len(list((tmp_path / "fits").glob("*.csv"))) == 3
+
+
+def test_fit_whose_record_is_lost_is_refitted(toy_dataset, count_fits, tmp_path):
+    # The rows alone (KEY.csv without KEY.json, its settings and data signature) are not
+    # trusted as a finished fit; which file a glob found first used to decide.
+    kwargs = dict(
+        variants=["baseline"],
+        kernels=[1],
+        seeds=[0],
+        output=tmp_path,
+        progress=False,
+        estimator_params=TINY,
+        n_jobs=1,
+    )
+    run_sweep({"toy": toy_dataset}, **kwargs)
+    (record,) = (tmp_path / "fits").glob("*.json")
+    record.unlink()
+    count_fits.clear()
+    run_sweep({"toy": toy_dataset}, **kwargs)
+    assert len(count_fits) == 1
+    assert record.is_file()

@@ -360,7 +360,8 @@ class _FitStore:
         return self.folder / f"{key}.csv"
 
     def done(self, key: str) -> bool:
-        return self.rows_file(key).is_file()
+        # Both files: rows without their record (settings, data signature) are not trusted.
+        return self.rows_file(key).is_file() and (self.folder / f"{key}.json").is_file()
 
     def claim(self, key: str) -> str:
         """Lock fit ``key`` for this process: ``"claimed"``, ``"done"`` or ``"busy"``."""

@@ -99,6 +99,38 @@ def gmers(codes, gmer):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _lane_sites(
+    codes, gmer, t, n_blocks, width, lanes, cutoffs, lo, hi, hit_pos, hit_lane, hit_score, n_hits
+):  # pragma: no cover - compiled
+    """The sites at positions ``lo .. hi - 1`` of one group of lanes; return the new count.
+
+    The slow path (scalar, every lane on its own): called only where a site
+    may be, i.e. for the few cells whose maximum reaches a cut-off.
+    """
+    block_rows = N_CODES**GROUP
+    capacity = hit_pos.shape[0]
+    for a in range(lo, hi):
+        clean = True
+        for p in range(a, a + width):
+            if codes[p] >= 4:
+                clean = False
+                break
+        if not clean:
+            continue
+        for k in range(8):
+            value = t[gmer[a] * 8 + k]
+            for b in range(1, n_blocks):
+                value += t[(b * block_rows + gmer[a + b * GROUP]) * 8 + k]
+            if value >= cutoffs[lanes + k]:
+                if n_hits < capacity:
+                    hit_pos[n_hits] = a
+                    hit_lane[n_hits] = lanes + k
+                    hit_score[n_hits] = value
+                n_hits += 1
+    return n_hits
+
+
+@njit(cache=True, nogil=True)
 def scan_cells(
     codes,
     gmer,
@@ -124,7 +156,7 @@ def scan_cells(
     hit_lane,
     hit_score,
 ):  # pragma: no cover - compiled
-    """Pass 1 over positions ``0 .. n - 1``: sites and cell statistics; return the site count.
+    """Pass 1: cell statistics and sites; return the site count.
 
     ``table`` is ``(n_groups, rows * 8)``: lanes in groups of 8, kernel-strand
     ``k * S + s`` in lane ``k * S + s``, so that the strands of a kernel share
@@ -133,105 +165,114 @@ def scan_cells(
     first ``rest`` positions, ``cell_sum`` / ``cell_head_sum`` the same sums
     of each kernel's activation (the better strand; with ``need_mean``). A
     site is a position in ``[site_lo, site_hi)`` whose window holds no N and
-    a score at or above its lane's cut-off; past the capacity of ``hit_pos``
+    a score at or above its lane's cut-off; a cell is searched for sites only
+    when its maximum reaches a cut-off. Past the capacity of ``hit_pos``
     only the count goes on. The 8 scores of a group are kept in scalars
     (registers), which numba compiles far better than a small array.
     """
-    n = gmer.shape[0] - (n_blocks - 1) * GROUP
     n_groups = table.shape[0]
     n_cells = cell_max.shape[0]
     per_group = 8 // n_strands
     block_rows = N_CODES**GROUP
-    capacity = hit_pos.shape[0]
     slope = np.float32(slope)
     cap = np.float32(cap)
     low = np.float32(-np.inf)
-    n_hits = 0
     cells_end = origin + n_cells * step
-    stop = min(n, max(cells_end, site_hi))
+    n = gmer.shape[0] - (n_blocks - 1) * GROUP  # positions with a whole window of codes
+    n_hits = 0
     for g in range(n_groups):
         t = table[g]
-        c0, c1, c2, c3 = cutoffs[8 * g], cutoffs[8 * g + 1], cutoffs[8 * g + 2], cutoffs[8 * g + 3]
-        c4, c5, c6, c7 = (
-            cutoffs[8 * g + 4],
-            cutoffs[8 * g + 5],
-            cutoffs[8 * g + 6],
-            cutoffs[8 * g + 7],
-        )
-        n_run = 0  # N-free positions ending at a + width - 1
-        for p in range(width - 1):
-            n_run = n_run + 1 if codes[p] < 4 else 0
-        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        cell = -1
-        phase = 0
-        for a in range(stop):
-            r = gmer[a] * 8
-            a0, a1, a2, a3 = t[r], t[r + 1], t[r + 2], t[r + 3]
-            a4, a5, a6, a7 = t[r + 4], t[r + 5], t[r + 6], t[r + 7]
-            for b in range(1, n_blocks):
-                r = (b * block_rows + gmer[a + b * GROUP]) * 8
-                a0 += t[r]
-                a1 += t[r + 1]
-                a2 += t[r + 2]
-                a3 += t[r + 3]
-                a4 += t[r + 4]
-                a5 += t[r + 5]
-                a6 += t[r + 6]
-                a7 += t[r + 7]
-            n_run = n_run + 1 if codes[a + width - 1] < 4 else 0
-            if site_lo <= a < site_hi and n_run >= width:
-                top = max(
-                    max(max(a0 - c0, a1 - c1), max(a2 - c2, a3 - c3)),
-                    max(max(a4 - c4, a5 - c5), max(a6 - c6, a7 - c7)),
-                )
-                if top >= 0:
-                    values = (a0, a1, a2, a3, a4, a5, a6, a7)
-                    for k in range(8):
-                        if values[k] >= cutoffs[8 * g + k]:
-                            if n_hits < capacity:
-                                hit_pos[n_hits] = a
-                                hit_lane[n_hits] = 8 * g + k
-                                hit_score[n_hits] = values[k]
-                            n_hits += 1
-            if a < origin or a >= cells_end:
-                continue
-            if phase == 0:
-                cell += 1
-                m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
-                s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-            m0, m1, m2, m3 = max(m0, a0), max(m1, a1), max(m2, a2), max(m3, a3)
-            m4, m5, m6, m7 = max(m4, a4), max(m5, a5), max(m6, a6), max(m7, a7)
-            if need_mean:
-                if n_strands == 2:
-                    s0 += _activate(max(a0, a1), activation, slope, cap)
-                    s1 += _activate(max(a2, a3), activation, slope, cap)
-                    s2 += _activate(max(a4, a5), activation, slope, cap)
-                    s3 += _activate(max(a6, a7), activation, slope, cap)
-                else:
-                    s0 += _activate(a0, activation, slope, cap)
-                    s1 += _activate(a1, activation, slope, cap)
-                    s2 += _activate(a2, activation, slope, cap)
-                    s3 += _activate(a3, activation, slope, cap)
-                    s4 += _activate(a4, activation, slope, cap)
-                    s5 += _activate(a5, activation, slope, cap)
-                    s6 += _activate(a6, activation, slope, cap)
-                    s7 += _activate(a7, activation, slope, cap)
-            phase += 1
-            if phase == rest or phase == step:
-                out = cell_head[cell] if phase == rest else cell_max[cell]
-                out[8 * g], out[8 * g + 1], out[8 * g + 2], out[8 * g + 3] = m0, m1, m2, m3
-                out[8 * g + 4], out[8 * g + 5], out[8 * g + 6], out[8 * g + 7] = m4, m5, m6, m7
+        lanes = 8 * g
+        c0, c1, c2, c3 = cutoffs[lanes], cutoffs[lanes + 1], cutoffs[lanes + 2], cutoffs[lanes + 3]
+        c4, c5 = cutoffs[lanes + 4], cutoffs[lanes + 5]
+        c6, c7 = cutoffs[lanes + 6], cutoffs[lanes + 7]
+        # Site positions outside the cells: the slow path.
+        for lo, hi in ((site_lo, min(site_hi, origin)), (max(site_lo, cells_end), site_hi)):
+            if lo < hi:
+                n_hits = _lane_sites(
+                    codes, gmer, t, n_blocks, width, lanes, cutoffs, lo, hi,
+                    hit_pos, hit_lane, hit_score, n_hits,
+                )  # fmt: skip
+        for j in range(n_cells):
+            first = origin + j * step
+            m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            # (The last cell may be needed only for its head, and end early.)
+            for phase in range(min(step, n - first)):
+                a = first + phase
+                r = gmer[a] * 8
+                a0, a1, a2, a3 = t[r], t[r + 1], t[r + 2], t[r + 3]
+                a4, a5, a6, a7 = t[r + 4], t[r + 5], t[r + 6], t[r + 7]
+                for b in range(1, n_blocks):
+                    r = (b * block_rows + gmer[a + b * GROUP]) * 8
+                    a0 += t[r]
+                    a1 += t[r + 1]
+                    a2 += t[r + 2]
+                    a3 += t[r + 3]
+                    a4 += t[r + 4]
+                    a5 += t[r + 5]
+                    a6 += t[r + 6]
+                    a7 += t[r + 7]
+                m0, m1, m2, m3 = max(m0, a0), max(m1, a1), max(m2, a2), max(m3, a3)
+                m4, m5, m6, m7 = max(m4, a4), max(m5, a5), max(m6, a6), max(m7, a7)
                 if need_mean:
-                    sums = cell_head_sum[cell] if phase == rest else cell_sum[cell]
-                    first = per_group * g
-                    sums[first], sums[first + 1], sums[first + 2], sums[first + 3] = s0, s1, s2, s3
-                    if per_group == 8:
-                        sums[first + 4], sums[first + 5] = s4, s5
-                        sums[first + 6], sums[first + 7] = s6, s7
-            if phase == step:
-                phase = 0
+                    if n_strands == 2:
+                        s0 += _activate(max(a0, a1), activation, slope, cap)
+                        s1 += _activate(max(a2, a3), activation, slope, cap)
+                        s2 += _activate(max(a4, a5), activation, slope, cap)
+                        s3 += _activate(max(a6, a7), activation, slope, cap)
+                    else:
+                        s0 += _activate(a0, activation, slope, cap)
+                        s1 += _activate(a1, activation, slope, cap)
+                        s2 += _activate(a2, activation, slope, cap)
+                        s3 += _activate(a3, activation, slope, cap)
+                        s4 += _activate(a4, activation, slope, cap)
+                        s5 += _activate(a5, activation, slope, cap)
+                        s6 += _activate(a6, activation, slope, cap)
+                        s7 += _activate(a7, activation, slope, cap)
+                if phase == rest - 1:
+                    _store(cell_head[j], lanes, m0, m1, m2, m3, m4, m5, m6, m7)
+                    if need_mean:
+                        _store_sums(
+                            cell_head_sum[j],
+                            per_group * g,
+                            per_group,
+                            s0,
+                            s1,
+                            s2,
+                            s3,
+                            s4,
+                            s5,
+                            s6,
+                            s7,
+                        )
+            _store(cell_max[j], lanes, m0, m1, m2, m3, m4, m5, m6, m7)
+            if need_mean:
+                _store_sums(cell_sum[j], per_group * g, per_group, s0, s1, s2, s3, s4, s5, s6, s7)
+            top = max(
+                max(max(m0 - c0, m1 - c1), max(m2 - c2, m3 - c3)),
+                max(max(m4 - c4, m5 - c5), max(m6 - c6, m7 - c7)),
+            )
+            lo, hi = max(first, site_lo), min(first + step, site_hi)
+            if top >= 0 and lo < hi:
+                n_hits = _lane_sites(
+                    codes, gmer, t, n_blocks, width, lanes, cutoffs, lo, hi,
+                    hit_pos, hit_lane, hit_score, n_hits,
+                )  # fmt: skip
     return n_hits
+
+
+@njit(cache=True, nogil=True)
+def _store(out, lanes, m0, m1, m2, m3, m4, m5, m6, m7):  # pragma: no cover - compiled
+    out[lanes], out[lanes + 1], out[lanes + 2], out[lanes + 3] = m0, m1, m2, m3
+    out[lanes + 4], out[lanes + 5], out[lanes + 6], out[lanes + 7] = m4, m5, m6, m7
+
+
+@njit(cache=True, nogil=True)
+def _store_sums(out, first, count, s0, s1, s2, s3, s4, s5, s6, s7):  # pragma: no cover - compiled
+    out[first], out[first + 1], out[first + 2], out[first + 3] = s0, s1, s2, s3
+    if count == 8:
+        out[first + 4], out[first + 5], out[first + 6], out[first + 7] = s4, s5, s6, s7
 
 
 def cut_tables(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -188,6 +188,8 @@ class _Plan:
     window: int
     step: int
     kernel_tracks: bool
+    pvalues: _PValues | None = None  # each kernel-strand's p-value table
+    names: tuple[str, ...] = ()  # the kernels' names in the sites
 
 
 def _columns(module, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -576,8 +578,7 @@ def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
         "site_score": np.zeros(0, np.float32),
     }
     if not keep.any() and not (codes[site_lo - seq_lo : site_hi + w - 1 - seq_lo] < 4).any():
-        result["logit"] = np.zeros(keep.sum(), np.float32)
-        return result
+        return _finish(plan, result)
     regular = (hi_bin - lo_bin) == step
     starts = window_start - seq_lo
     maxima = np.empty((len(starts), plan.n_kernels), np.float32)
@@ -605,6 +606,14 @@ def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
         site_lane=hits[1],
         site_score=hits[2],
     )
+    return _finish(plan, result)
+
+
+def _finish(plan: _Plan, result: dict) -> dict:
+    """Add the probabilities, the sites with p-values and their BED lines (on the worker)."""
+    result["probability"] = 1.0 / (1.0 + np.exp(-result["logit"].astype(np.float64)))
+    result["sites"] = _chunk_sites(result, plan)
+    result["bed"] = "".join(_bed_lines(result["chrom"], result["sites"]))
     return result
 
 
@@ -902,13 +911,14 @@ def scan_genome(
         kernel_tracks=bool(kernel_tracks),
     )
     names = _kernel_names(n_kernels, matches)
+    plan.pvalues, plan.names = pvalues, tuple(names)
 
     total = sum(c.own_hi - c.own_lo for c in chunks)
     bar = tqdm(total=total, unit="bp", unit_scale=True, desc="scan", disable=not progress)
     results = _run_chunks(plan, str(genome), chunks, n_jobs, scheduler)
     summary = Bunch(kernel_names=names, background=background, cutoffs=plan.cutoffs[:n_lanes])
     with bar:
-        scanned_chunks = _with_sites(chunks, results, pvalues, plan, module.n_strands, names, bar)
+        scanned_chunks = _with_sites(chunks, results, bar)
         if output is None:
             return _in_memory(scanned_chunks, summary, names, kernel_tracks)
         settings = {
@@ -924,13 +934,10 @@ def scan_genome(
         return _to_folder(scanned_chunks, summary, output, sizes, plan, settings)
 
 
-def _with_sites(chunks, results, pvalues, plan, n_strands, names, bar) -> Iterator[tuple]:
+def _with_sites(chunks, results, bar) -> Iterator[tuple]:
     """``(found, probability, sites)`` of each chunk in order, the bar moved on."""
-    strands = np.array(["+", "-"])
     for chunk, found in zip(chunks, results, strict=True):
-        probability = 1.0 / (1.0 + np.exp(-found["logit"].astype(np.float64)))
-        sites = _chunk_sites(found, pvalues, plan.p_value, n_strands, plan.width, names, strands)
-        yield found, probability, sites
+        yield found, found["probability"], found["sites"]
         bar.update(chunk.own_hi - chunk.own_lo)
 
 
@@ -964,7 +971,7 @@ def _to_folder(scanned_chunks, summary, output: Path, sizes, plan: _Plan, settin
             writers["binding"].add(*where, probability)
             for k in range(len(names) - 1):
                 writers[f"kernel_{k}"].add(*where, found["kernels"][:, k])
-            plain.writelines(_bed_lines(found["chrom"], sites))  # streamed: memory stays flat
+            plain.write(found["bed"])  # streamed: memory stays flat
             n_bins += len(probability)
             n_sites += len(sites["start"])
         stack.close()
@@ -982,20 +989,20 @@ def _to_folder(scanned_chunks, summary, output: Path, sizes, plan: _Plan, settin
     return summary
 
 
-def _chunk_sites(found, pvalues: _PValues, p_value, n_strands, width, names, strands) -> dict:
-    """The chunk's sites with p-values, sorted by start, strand and kernel."""
+def _chunk_sites(found: dict, plan: _Plan) -> dict:
+    """The chunk's sites with p-values, sorted by start, kernel and strand."""
     lane, score = found["site_lane"], found["site_score"].astype(np.float64)
-    p = pvalues(lane, score)
-    keep = p <= p_value
+    p = plan.pvalues(lane, score)
+    keep = p <= plan.p_value
     lane, score, p, start = lane[keep], score[keep], p[keep], found["site_start"][keep]
-    kernel, strand = np.divmod(lane, n_strands)
+    kernel, strand = np.divmod(lane, plan.n_strands)
     order = np.lexsort((strand, kernel, start))
     return {
         "start": start[order],
-        "end": start[order] + width,
-        "name": np.asarray(names, dtype=object)[kernel[order]],
+        "end": start[order] + plan.width,
+        "name": np.asarray(plan.names, dtype=object)[kernel[order]],
         "score": np.minimum(1000, np.round(-10 * np.log10(p[order]))).astype(np.int64),
-        "strand": strands[strand[order]],
+        "strand": np.array(["+", "-"])[strand[order]],
         "kernel_score": score[order],
         "p_value": p[order],
     }

@@ -7,10 +7,10 @@ says so in one line instead of an ImportError deep in the package.
 """
 
 import re
-import tomllib
 from pathlib import Path
 
 import sklearn
+import tomllib
 from packaging.version import Version
 
 

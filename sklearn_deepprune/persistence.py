@@ -16,9 +16,11 @@ files written here never unpickle: one zip archive holding
     <https://huggingface.co/docs/safetensors>`_ format: a JSON header and raw
     numbers.
 
-Loading parses JSON and raw numbers only, rebuilds the estimators from the
-whitelisted classes and checks every value (parameters by the estimator's own
-validation, weights by the network's ``load_state_dict``). The checksums catch
+Loading parses JSON and raw numbers only, refuses any declared size it cannot
+afford before reading the bytes, rebuilds the estimators from the whitelisted
+classes and checks every value (parameters by the estimator's own validation;
+fitted attributes and weights for their types, shapes, ranges and
+finiteness, and by the network's ``load_state_dict``). The checksums catch
 a corrupted or edited file; they are not a signature -- whoever edits a file
 on purpose can recompute them -- but the worst such a file can do is give
 wrong predictions, never run code.

@@ -570,3 +570,49 @@ def test_plot_variant_refuses_what_cannot_be_scored(small):
         plot_variant(
             model, {"chrom": "chr1", "pos": 12, "ref": "G", "alt": "A"}, genome, method="x"
         )
+
+
+# -- accuracy on the synthetic genome ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_site_destroying_variants_rank_above_background(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from sklearn_deepprune.datasets import load_peaks, make_genome_peaks
+
+    files = make_genome_peaks(tmp_path, chromosome_length=200_000, n_peaks=400, random_state=0)
+    data = load_peaks(files.peaks, files.genome, test_chromosomes=["chr4"], random_state=0)
+    model = make_pipeline(
+        SequenceOneHotEncoder(),
+        DeepPruneClassifier(
+            n_kernels=2, kernel_size=20, n_prune_steps=2, max_epochs=15, patience=4, random_state=0
+        ),
+    ).fit(data.train.sequences, data.train.target)
+    peaks = pd.read_csv(files.peaks, sep="\t", skiprows=1, header=None)
+    summits = (peaks[1] + peaks[9]).to_numpy()
+    pfm = files.motif
+    column = int(np.argmax((pfm * np.log2(pfm * 4 + 1e-9)).sum(axis=1)))
+    import pyfaidx
+
+    fasta = pyfaidx.Fasta(files.genome, as_raw=True)
+    rows = []
+    for chrom, summit in zip(peaks[0][:200], summits[:200], strict=True):
+        pos0 = int(summit) - len(pfm) // 2 + column
+        ref = fasta[chrom][pos0]
+        alt = next(b for b in np.array(list("ACGT"))[np.argsort(pfm[column])] if b != ref)
+        rows.append((chrom, pos0 + 1, "site", ref, alt))
+    rng = np.random.default_rng(0)
+    while len(rows) < 1000:
+        chrom, pos0 = f"chr{rng.integers(1, 5)}", int(rng.integers(1000, 199_000))
+        if np.abs(summits[peaks[0] == chrom] - pos0).min() > 500:
+            ref = fasta[chrom][pos0]
+            rows.append((chrom, pos0 + 1, "background", ref, "ACGT"[("ACGT".index(ref) + 1) % 4]))
+    effects = score_variants(model, _vcf(tmp_path, sorted(rows)), files.genome)
+    auc = roc_auc_score(effects["id"] == "site", -effects["logit_diff"])
+    assert auc > 0.9, auc
+    destroyed = effects[effects["id"] == "site"]
+    # The planted site's kernel is the one named, its site over the variant in REF.
+    assert (destroyed["kernel_diff"] < 0).mean() > 0.8
+    overlapping = destroyed["site_ref"].between(-(20 - 1), 0)
+    assert overlapping[destroyed["kernel_diff"] < 0].mean() > 0.8

@@ -514,3 +514,23 @@ def held_out_peak_auc(folder, random_state=0):
         scores.append(best(other, other + end - start))
         labels.append(0)
     return roc_auc_score(labels, scores), len(peaks)
+
+
+def test_bgzip_and_soft_masked_genomes(genome, tmp_path):
+    """A bgzip FASTA (read through pyfaidx) and lower-case bases give the same scan."""
+    text = open(genome).read().splitlines()
+    masked = tmp_path / "masked.fa"
+    masked.write_text(
+        "\n".join(
+            line if line.startswith(">") or i % 3 else line.lower() for i, line in enumerate(text)
+        )
+        + "\n"
+    )
+    compressed = tmp_path / "masked.fa.gz"
+    pysam.tabix_compress(str(masked), str(compressed))
+    pipe = _model()
+    plain = scan_genome(pipe, genome, step=9, progress=False)
+    for other in (masked, compressed):
+        found = scan_genome(pipe, other, step=9, progress=False)
+        np.testing.assert_array_equal(found.track.to_numpy(), plain.track.to_numpy())
+        np.testing.assert_array_equal(found.sites.to_numpy(), plain.sites.to_numpy())

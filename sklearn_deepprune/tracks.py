@@ -235,8 +235,15 @@ def _window_features(plan: _Plan, maxima: np.ndarray, means: np.ndarray | None) 
 
 def _score_table(
     columns: np.ndarray, bias: float, background: np.ndarray, bin_size: float | None
-) -> tuple[float, int, np.ndarray]:
-    """``(bin size, smallest bin, P(S >= bin))`` of one kernel-strand ``(w, 4)``."""
+) -> tuple[float, int, np.ndarray, float]:
+    """``(bin size, smallest bin, P(S >= bin), slack)`` of one kernel-strand ``(w, 4)``.
+
+    ``slack`` is the most that rounding the columns to bins can move a
+    window's binned score from its score (in bins): a score ``s`` is looked up
+    at the lowest bin that a window scoring ``s`` can fall in, so that a
+    p-value is never below the exact one (and equal to it when the columns
+    are multiples of the bin).
+    """
     from sklearn_deepprune import _trackscan
 
     if bin_size is None:
@@ -248,7 +255,8 @@ def _score_table(
     smallest = int(low.min())
     size = int(high.max()) - smallest + 1
     tail = _trackscan.survival(binned, np.asarray(background, np.float64), smallest, size)
-    return bin_size, smallest, tail
+    slack = float(np.abs(binned - columns / bin_size).max(axis=1).sum())
+    return bin_size, smallest, tail, slack
 
 
 def kernel_score_pvalues(
@@ -266,7 +274,11 @@ def kernel_score_pvalues(
     ``background``, scores at least as high. As in FIMO, each column's
     scores are rounded to multiples of ``bin_size`` and the distribution of
     their sum is computed exactly by dynamic programming over the bins; a
-    score is looked up in its bin.
+    score is looked up in the lowest bin that a window of that score can fall
+    in after the rounding, so a p-value is never below the exact one (equal
+    to it when the columns are multiples of ``bin_size``; above it by the
+    probability of the windows within the rounding, ``w * bin_size / 2`` at
+    most, below the score).
 
     Parameters
     ----------
@@ -299,13 +311,13 @@ def kernel_score_pvalues(
     if kernel.ndim != 2 or kernel.shape[1] != 4:
         raise ValueError(f"kernel must have shape (w, 4); got {kernel.shape}")
     background = _check_background(background)
-    bin_size, smallest, tail = _score_table(kernel, 0.0, background, bin_size)
-    return _lookup_pvalues(np.asarray(scores, dtype=np.float64) - bias, bin_size, smallest, tail)
+    table = _score_table(kernel, 0.0, background, bin_size)
+    return _lookup_pvalues(np.asarray(scores, dtype=np.float64) - bias, *table)
 
 
-def _lookup_pvalues(scores, bin_size, smallest, tail) -> np.ndarray:
-    """``P(S >= score)`` from a survival table; a score past the top bin gets the top bin's."""
-    index = np.round(scores / bin_size).astype(np.int64) - smallest
+def _lookup_pvalues(scores, bin_size, smallest, tail, slack) -> np.ndarray:
+    """``P(S >= score)`` from a survival table (see :func:`_score_table`)."""
+    index = np.ceil(scores / bin_size - slack - 1e-9).astype(np.int64) - smallest
     return tail[np.clip(index, 0, len(tail) - 1)]
 
 
@@ -323,22 +335,22 @@ class _PValues:
     """Each kernel-strand's score-to-p-value table."""
 
     bias: np.ndarray
-    bins: list[tuple[float, int, np.ndarray]]
+    bins: list[tuple[float, int, np.ndarray, float]]
 
     def __call__(self, lane: np.ndarray, score: np.ndarray) -> np.ndarray:
         out = np.empty(len(score), dtype=np.float64)
-        for k, (bin_size, smallest, tail) in enumerate(self.bins):
+        for k, table in enumerate(self.bins):
             mine = lane == k
-            out[mine] = _lookup_pvalues(score[mine] - self.bias[k], bin_size, smallest, tail)
+            out[mine] = _lookup_pvalues(score[mine] - self.bias[k], *table)
         return out
 
     def cutoffs(self, p_value: float) -> np.ndarray:
         """The lowest score whose p-value can be at most ``p_value``, per kernel-strand."""
         cut = np.full(len(self.bins), np.inf, dtype=np.float32)
-        for k, (bin_size, smallest, tail) in enumerate(self.bins):
+        for k, (bin_size, smallest, tail, slack) in enumerate(self.bins):
             passing = np.flatnonzero(tail <= p_value)
             if len(passing):
-                lowest = self.bias[k] + (smallest + passing[0] - 0.5) * bin_size
+                lowest = self.bias[k] + (smallest + passing[0] - 1 + slack) * bin_size
                 cut[k] = np.nextafter(np.float32(lowest), np.float32(-np.inf))
         return cut
 

@@ -95,18 +95,19 @@ def scan_pairs(
 
 
 @njit(cache=True, nogil=True)
-def _window_scores(gmer, table, block_rows, n_blocks, group, first, last, profile):
+def _window_scores(gmer, table, block_rows, n_blocks, group, first, last, profile, acc):
     """Scores of the windows at positions ``first..last`` into ``profile`` rows."""
     n_scanned = table.shape[1]
     for pos in range(first, last + 1):
         row = gmer[pos]
-        acc = profile[pos]
         for k in range(n_scanned):
             acc[k] = table[row, k]
         for b in range(1, n_blocks):
             row = b * block_rows + gmer[pos + b * group]
             for k in range(n_scanned):
                 acc[k] += table[row, k]
+        for k in range(n_scanned):
+            profile[pos, k] = acc[k]
 
 
 @njit(cache=True, nogil=True)
@@ -178,9 +179,10 @@ def _scan_pairs(
     gmer = np.empty(span, np.int32)
     profile = np.empty((length, n_scanned), table.dtype)
     changed = np.empty((length, n_scanned), table.dtype)
+    acc = np.empty(n_scanned, table.dtype)
     for i in range(n):
         _gmers(ref[i], n_channels, kernel_size, group, padded, gmer)
-        _window_scores(gmer, table, block_rows, n_blocks, group, 0, length - 1, profile)
+        _window_scores(gmer, table, block_rows, n_blocks, group, 0, length - 1, profile, acc)
         _running_max(profile, 0, length - 1, ref_best[i], ref_pos[i], False)
         if activation >= 0:
             _activated_sum(profile, 0, length - 1, n_strands, activation, slope, cap, ref_mean[i])
@@ -200,7 +202,7 @@ def _scan_pairs(
         lo = max(0, first + left - kernel_size + 1)
         hi = min(length - 1, last + left)
         _gmers(alt[i], n_channels, kernel_size, group, padded, gmer)
-        _window_scores(gmer, table, block_rows, n_blocks, group, lo, hi, changed)
+        _window_scores(gmer, table, block_rows, n_blocks, group, lo, hi, changed, acc)
         started = _running_max(profile, 0, lo - 1, alt_best[i], alt_pos[i], False)
         started = _running_max(changed, lo, hi, alt_best[i], alt_pos[i], started)
         _running_max(profile, hi + 1, length - 1, alt_best[i], alt_pos[i], started)

@@ -95,7 +95,10 @@ def translate(raw, code_of_byte, skip, out):  # pragma: no cover - compiled
 def gmers(codes, gmer):  # pragma: no cover - compiled
     """``gmer[p]``: the look-up row (block 0) of the ``g``-mer at ``p``."""
     for p in range(gmer.shape[0]):
-        gmer[p] = codes[p] + N_CODES * (codes[p + 1] + N_CODES * codes[p + 2])
+        row = 0
+        for i in range(GROUP - 1, -1, -1):
+            row = row * N_CODES + codes[p + i]
+        gmer[p] = row
 
 
 @njit(cache=True, nogil=True)

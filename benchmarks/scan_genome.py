@@ -122,14 +122,13 @@ def main() -> None:
 
     # deepprune scan, in this process (warm), then as the command in a child.
     scan_genome(model, genome, ["chr1"], progress=False, n_jobs=threads)  # warm-up
-    outputs = iter(range(1000))
 
     def ours():
-        return scan_genome(
-            model, genome, output=folder / f"out{next(outputs)}", n_jobs=threads, progress=False
-        )
+        output = Path(tempfile.mkdtemp(dir=folder)) / "scan"
+        return scan_genome(model, genome, output=output, n_jobs=threads, progress=False)
 
     ours_seconds = best_of(ours, 2)
+    cli_output = Path(tempfile.mkdtemp(dir=folder)) / "cli"
     child = measured(
         [
             sys.executable,
@@ -140,12 +139,12 @@ def main() -> None:
             "--genome",
             str(genome),
             "-o",
-            str(folder / "cli"),
+            str(cli_output),
             "-q",
             *(["-j", str(args.threads)] if args.threads else []),
         ]
     )
-    sizes = {p.name: p.stat().st_size for p in (folder / "cli").iterdir()}
+    sizes = {p.name: p.stat().st_size for p in cli_output.iterdir()}
 
     # lightmotif: every position's score of the 8 matrices, one thread.
     scoring = [

@@ -616,3 +616,22 @@ def test_site_destroying_variants_rank_above_background(tmp_path):
     assert (destroyed["kernel_diff"] < 0).mean() > 0.8
     overlapping = destroyed["site_ref"].between(-(20 - 1), 0)
     assert overlapping[destroyed["kernel_diff"] < 0].mean() > 0.8
+
+
+def test_a_bcf_gives_the_same_rows(tmp_path, small):
+    model, genome, chromosomes = small
+    rows = [("chr1", 12, "rs1", "G", "A"), ("chr1", 20, "rs2", "T", "C,G")]
+    contigs = {name: len(sequence) for name, sequence in chromosomes.items()}
+    vcf = _vcf(tmp_path, rows, contigs=contigs)
+    bcf = tmp_path / "variants.bcf"
+    with (
+        pysam.VariantFile(vcf) as source,
+        pysam.VariantFile(str(bcf), "wb", header=source.header) as out,
+    ):
+        for record in source:
+            out.write(record)
+    from_bcf, caught = _score(model, str(bcf), genome)
+    pd.testing.assert_frame_equal(from_bcf, _score(model, vcf, genome)[0])
+    assert caught == [
+        f"1 multi-allelic record(s) gave one row per ALT allele (first at {bcf}, record 2)"
+    ]

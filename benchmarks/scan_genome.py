@@ -127,7 +127,9 @@ def main() -> None:
         output = Path(tempfile.mkdtemp(dir=folder)) / "scan"
         return scan_genome(model, genome, output=output, n_jobs=threads, progress=False)
 
+    cpu = time.process_time()
     ours_seconds = best_of(ours, 2)
+    ours_cpu = (time.process_time() - cpu) / 2
     cli_output = Path(tempfile.mkdtemp(dir=folder)) / "cli"
     child = measured(
         [
@@ -200,6 +202,11 @@ def main() -> None:
     print(
         f"\ndeepprune scan: {found.n_bins} track values, {found.n_sites} sites; MOODS: "
         f"{sum(n_hits)} hits; lightmotif striping beforehand {stripe_seconds:.2f} s"
+    )
+    print(
+        f"deepprune scan used {ours_cpu:.2f} CPU s per run over its threads "
+        f"({megabases / ours_cpu:.1f} Mb per CPU second); load average when done: "
+        f"{os.getloadavg()[0]:.2f}"
     )
     print(
         f"the command in a child process: {child['seconds']:.1f} s from start-up "

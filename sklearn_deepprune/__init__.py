@@ -5,14 +5,13 @@ one-hot arrays by :class:`SequenceOneHotEncoder`. :func:`save_model` and
 :func:`load_model` write and read model files that load without running code.
 """
 
-from sklearn_deepprune._version import __version__
+from sklearn_deepprune._version import __version__ as __version__
 from sklearn_deepprune.classifier import DeepPruneClassifier
 from sklearn_deepprune.encoding import ALPHABET, SequenceOneHotEncoder, reverse_complement
 from sklearn_deepprune.persistence import load_model, save_model
 
 __all__ = [
     "ALPHABET",
-    "__version__",
     "DeepPruneClassifier",
     "SequenceOneHotEncoder",
     "load_model",

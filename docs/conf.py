@@ -102,6 +102,8 @@ API_MODULES = (
     "sklearn_deepprune.experiments",
     "sklearn_deepprune.pruning",
     "sklearn_deepprune.network",
+    "sklearn_deepprune.variants",
+    "sklearn_deepprune.tracks",
 )
 
 

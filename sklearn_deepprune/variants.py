@@ -943,7 +943,9 @@ def _effect_batches(
     source = _Genome(genome) if kind == "genome" else None
     counts = _Counts()
     threads = torch.get_num_threads()
+    empty = True
     for records in batches:
+        empty = False
         # The compiled scan on torch's threads, torch's small operations on one (its
         # spin-waiting threads would only take the cores from the scan's).
         torch.set_num_threads(1)
@@ -956,6 +958,12 @@ def _effect_batches(
         yield frame
         if progress is not None:
             progress(len(records.ref))
+    if empty:  # no record at all: a table with the columns, and no row
+        pd = import_optional("pandas", "genome", "score_variants")
+        columns = _LOCATION[kind] + _SCORE_COLUMNS
+        if all_kernels:
+            columns += [f"k{k}_diff" for k in range(resolved.n_kernels)]
+        yield pd.DataFrame(columns=columns)
     if source is not None and source.renamed:
         pairs = list(source.renamed.items())
         shown = ", ".join(f"{a} as {b}" for a, b in pairs[:3])
@@ -1113,9 +1121,6 @@ def score_variants(
     )
     if len(frames) == 1:
         return frames[0]
-    if not frames:  # no records at all
-        empty = _LOCATION["genome"] + _SCORE_COLUMNS
-        return pd.DataFrame(columns=empty)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -635,3 +635,15 @@ def test_a_bcf_gives_the_same_rows(tmp_path, small):
     assert caught == [
         f"1 multi-allelic record(s) gave one row per ALT allele (first at {bcf}, record 2)"
     ]
+
+
+def test_no_variants_give_a_table_without_rows(tmp_path, small, capsys):
+    model, genome, _ = small
+    vcf = _vcf(tmp_path, [])
+    effects = score_variants(model, vcf, genome, all_kernels=True)
+    assert effects.shape == (0, 20) and effects.columns[-1] == "k0_diff"
+    save_model(model, tmp_path / "model.deepprune")
+    out = tmp_path / "effects.tsv"
+    argv = ["variants", str(tmp_path / "model.deepprune"), vcf, "--genome", genome]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert out.read_text() == "\t".join(["chrom", "pos", *SCORES]) + "\n"

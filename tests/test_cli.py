@@ -113,6 +113,7 @@ def _fit_peak_fasta(tmp_path):
     return model
 
 
+@pytest.mark.slow
 def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
     metrics = json.loads((_fit_peak_fasta(tmp_path) / "metrics.json").read_text())
     # 40 peaks and one shuffle of each; 20% held out by default, pairs kept together

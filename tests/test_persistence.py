@@ -367,6 +367,7 @@ def test_device_override(fitted_classifier, tmp_path, device, message):
     )
 
 
+@pytest.mark.slow
 def test_cli_fit_writes_a_safe_model_file(tmp_path):
     data = tmp_path / "sim"
     assert main(["simulate", "1", "-o", str(data), "--n-samples", "80", "--length", "30"]) == 0

@@ -380,3 +380,14 @@ def test_deepprune_kernels_recover_planted_motifs():
     best = matches.groupby("target_id").e_value.min()
     assert set(best.index) == set(planted)
     assert (best < 1e-3).all(), best
+
+
+def test_plot_logos_of_an_uninformative_motif_warns_nothing():
+    # A kernel that learned nothing reads as a uniform PFM: zero bits everywhere. logomaker
+    # then set equal y limits and matplotlib warned, which 'deepprune fit' printed as
+    # 'deepprune: warning: Attempting to set identical low and high ylims ...'.
+    pytest.importorskip("logomaker")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_logos([Motif("flat", np.full((6, 4), 0.25))])
+    assert fig.axes[0].get_ylim() == (0.0, 2.0)

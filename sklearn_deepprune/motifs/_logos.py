@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,11 @@ def _draw_heights(ax: Any, heights: np.ndarray, first: int) -> None:
     frame = pd.DataFrame(
         heights, columns=list(ALPHABET), index=np.arange(first, first + len(heights))
     )
-    logomaker.Logo(frame, ax=ax, color_scheme="classic")
+    with warnings.catch_warnings():
+        # All heights zero (an uninformative motif): logomaker sets equal y limits, which
+        # matplotlib widens with a warning; the callers set the limits they want.
+        warnings.filterwarnings("ignore", message="Attempting to set identical low and high")
+        logomaker.Logo(frame, ax=ax, color_scheme="classic")
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

@@ -429,6 +429,21 @@ def _gmers(codes, n_channels, kernel_size, group, padded, gmer):  # pragma: no c
         gmer[s] = row
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _window_sum(table, gmer, pos, block_rows, n_blocks, group, acc):  # pragma: no cover - compiled
+    """``acc[:] =`` the scores of every table column at the window of padded position ``pos``.
+
+    The sum of the window's ``n_blocks`` table rows (see :func:`_gmers`), in block order.
+    """
+    row = gmer[pos]
+    for k in range(acc.shape[0]):
+        acc[k] = table[row, k]
+    for b in range(1, n_blocks):
+        row = b * block_rows + gmer[pos + b * group]
+        for k in range(acc.shape[0]):
+            acc[k] += table[row, k]
+
+
 @njit(cache=True, nogil=True)
 def _scan_max(
     codes, table, n_channels, kernel_size, group, need_argmax, values, positions
@@ -447,13 +462,7 @@ def _scan_max(
         best = values[i]
         where = positions[i]
         for pos in range(length):
-            row = gmer[pos]
-            for k in range(n_kernels):
-                acc[k] = table[row, k]
-            for b in range(1, n_blocks):
-                row = b * block_rows + gmer[pos + b * group]
-                for k in range(n_kernels):
-                    acc[k] += table[row, k]
+            _window_sum(table, gmer, pos, block_rows, n_blocks, group, acc)
             if pos == 0:
                 for k in range(n_kernels):
                     best[k] = acc[k]
@@ -655,13 +664,7 @@ def _scan_mean(
         total = means[i]
         total[:] = 0
         for pos in range(length):
-            row = gmer[pos]
-            for c in range(n_columns):
-                acc[c] = table[row, c]
-            for b in range(1, n_blocks):
-                row = b * block_rows + gmer[pos + b * group]
-                for c in range(n_columns):
-                    acc[c] += table[row, c]
+            _window_sum(table, gmer, pos, block_rows, n_blocks, group, acc)
             for k in range(n_kernels):
                 value = acc[k]
                 for s in range(1, n_strands):

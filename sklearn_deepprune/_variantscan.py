@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sklearn_deepprune._fastscan import _gmers, _parts, _run
+from sklearn_deepprune._fastscan import _gmers, _parts, _run, _window_sum
 
 # Work (variants x positions x kernels) below which a call stays on one thread.
 _MIN_SPLIT = 1 << 15
@@ -97,16 +97,9 @@ def scan_pairs(
 @njit(cache=True, nogil=True)
 def _window_scores(gmer, table, block_rows, n_blocks, group, first, last, profile, acc):
     """Scores of the windows at positions ``first..last`` into ``profile`` rows."""
-    n_scanned = table.shape[1]
     for pos in range(first, last + 1):
-        row = gmer[pos]
-        for k in range(n_scanned):
-            acc[k] = table[row, k]
-        for b in range(1, n_blocks):
-            row = b * block_rows + gmer[pos + b * group]
-            for k in range(n_scanned):
-                acc[k] += table[row, k]
-        for k in range(n_scanned):
+        _window_sum(table, gmer, pos, block_rows, n_blocks, group, acc)
+        for k in range(acc.shape[0]):
             profile[pos, k] = acc[k]
 
 

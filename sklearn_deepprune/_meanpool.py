@@ -30,14 +30,19 @@ def conv_mean_scores(module, X: torch.Tensor) -> torch.Tensor:
     return module.activations(X).mean(dim=2)
 
 
-def _fused_mean(codes, weight, bias, n_strands: int, activation: str):
-    """``(means, table, group)`` by the numba kernels, or None where they do not apply."""
+def _fused_mean(codes, weight, bias, n_strands: int, activation: str, table=None):
+    """``(means, table, group)`` by the numba kernels, or None where they do not apply.
+
+    ``table``: the look-up table of ``weight`` and ``bias`` where the max scan
+    already built it (the training step), else built here.
+    """
     K, C, w = weight.shape
     fast = network._fast_module()
     group = network._group_size(C, w)
-    table, finite = fast.lookup_table(weight.detach().numpy(), bias.detach().numpy(), group)
-    if not finite:
-        return None
+    if table is None:
+        table, finite = fast.lookup_table(weight.detach().numpy(), bias.detach().numpy(), group)
+        if not finite:
+            return None
     means = fast.scan_mean(
         codes.numpy(),
         table,

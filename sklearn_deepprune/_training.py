@@ -201,7 +201,7 @@ def fused_step(
         fused = _fused_scan(X, scan_weight, scan_bias, need_argmax=True)
         if fused is None:
             return None
-        raw, positions, codes = fused
+        raw, positions, codes, table = fused
         fast = network._fast_module()
         n, n_kernels = raw.shape[0], module.n_kernels
         activation = ACTIVATIONS.index(module.activation)
@@ -212,7 +212,7 @@ def fused_step(
         features = scores
         if module.pooling == "max_avg":
             mean = _meanpool._fused_mean(
-                codes, scan_weight, scan_bias, module.n_strands, module.activation
+                codes, scan_weight, scan_bias, module.n_strands, module.activation, table
             )
             if mean is None:
                 return None

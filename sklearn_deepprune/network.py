@@ -362,8 +362,9 @@ def _fused_codes(X: torch.Tensor, weight: torch.Tensor):
 def _fused_scan(X, weight, bias, need_argmax):
     """The fused numba scan of a one-hot CPU batch, or ``None`` where it does not apply.
 
-    Returns ``(values, positions or None, codes)`` with the base codes ``(n, L)``
-    uint8 that the backward pass needs.
+    Returns ``(values, positions or None, codes, table)`` with the base codes
+    ``(n, L)`` uint8 that the backward pass needs and the look-up table (which
+    mean pooling reuses).
     """
     K, C, w = weight.shape
     fused = _fused_codes(X, weight)
@@ -378,7 +379,7 @@ def _fused_scan(X, weight, bias, need_argmax):
         codes.numpy(), table, C, w, group, need_argmax, _scan_threads()
     )
     positions = torch.from_numpy(positions) if need_argmax else None
-    return torch.from_numpy(values), positions, codes
+    return torch.from_numpy(values), positions, codes, table
 
 
 def _fused_weight_grad(codes, positions, grad, n_channels, kernel_size) -> torch.Tensor:

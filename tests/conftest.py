@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_deepprune import SequenceOneHotEncoder
+from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
 from sklearn_deepprune.datasets import make_motif_sequences
 
 # The tests train tiny networks, where thread synchronisation costs more than it gains.
@@ -37,3 +37,31 @@ def toy_onehot(toy_sequences):
     train, y_train, test, y_test = toy_sequences
     encoder = SequenceOneHotEncoder().fit(train)
     return encoder.transform(train), y_train, encoder.transform(test), y_test
+
+
+def cgt_classifier(X, strand="forward"):
+    """One width-3 kernel that matches CGT: logit = 2 * relu(matches - 2.5) + 0.5.
+
+    Fitted for zero epochs on the one-hot ``X`` (which sets its input shape),
+    then given these weights: only an exact CGT (or, with ``strand="both"``,
+    its reverse complement ACG) scores above zero, 0.5, so a sequence holding
+    one has logit 1.5 and any other 0.5.
+    """
+    clf = DeepPruneClassifier(
+        n_kernels=1,
+        n_prune_steps=0,
+        kernel_size=3,
+        max_epochs=0,
+        activation="relu",
+        strand=strand,
+        random_state=0,
+    ).fit(X, [1, 0, 1, 0])
+    module = clf.net_.module_
+    weight = torch.zeros(1, 4, 3)
+    weight[0, [1, 2, 3], [0, 1, 2]] = 1.0  # C, G, T
+    with torch.no_grad():
+        module.conv.weight.copy_(weight)
+        module.conv.bias.fill_(-2.5)
+        module.dense.weight.fill_(2.0)
+        module.dense.bias.fill_(0.5)
+    return clf

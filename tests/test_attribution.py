@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-import torch
+from conftest import cgt_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
@@ -23,30 +23,8 @@ def _one_hot(sequences):
 
 
 def _hand_built(strand="forward"):
-    """One width-3 kernel that matches CGT: logit = 2 * relu(matches - 2.5) + 0.5.
-
-    Only an exact CGT (or, with strand="both", its reverse complement ACG)
-    scores above zero, 0.5, so such a sequence has logit 1.5 and any other 0.5.
-    """
-    X = _one_hot(["ACGTA", "CGAAA", "TTTTT", "GGGGG"])
-    clf = DeepPruneClassifier(
-        n_kernels=1,
-        n_prune_steps=0,
-        kernel_size=3,
-        max_epochs=0,
-        activation="relu",
-        strand=strand,
-        random_state=0,
-    ).fit(X, [1, 0, 1, 0])
-    module = clf.net_.module_
-    weight = torch.zeros(1, 4, 3)
-    weight[0, [C, G, T], [0, 1, 2]] = 1.0
-    with torch.no_grad():
-        module.conv.weight.copy_(weight)
-        module.conv.bias.fill_(-2.5)
-        module.dense.weight.fill_(2.0)
-        module.dense.bias.fill_(0.5)
-    return clf
+    """The CGT network (see conftest.cgt_classifier) on four 5-bp sequences."""
+    return cgt_classifier(_one_hot(["ACGTA", "CGAAA", "TTTTT", "GGGGG"]), strand)
 
 
 def test_ism_of_a_hand_built_network():

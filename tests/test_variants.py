@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import cgt_classifier
 from sklearn.pipeline import make_pipeline
 
 from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
@@ -48,31 +49,14 @@ def scan_path(request, monkeypatch):
 
 
 def _hand_built(strand="forward", length=11):
-    """One width-3 kernel matching CGT: logit = 2 * relu(matches - 2.5) + 0.5.
+    """The CGT network (see conftest.cgt_classifier) on windows of ``length``.
 
     A window holding CGT (with strand="both" also its reverse complement ACG)
     has logit 1.5, any other 0.5.
     """
     coder = SequenceOneHotEncoder().fit(["A" * length])
     X = coder.transform(["A" * length, "C" * length, "G" * length, "T" * length])
-    clf = DeepPruneClassifier(
-        n_kernels=1,
-        n_prune_steps=0,
-        kernel_size=3,
-        max_epochs=0,
-        activation="relu",
-        strand=strand,
-        random_state=0,
-    ).fit(X, [1, 0, 1, 0])
-    module = clf.net_.module_
-    weight = torch.zeros(1, 4, 3)
-    weight[0, [C, G, T], [0, 1, 2]] = 1.0
-    with torch.no_grad():
-        module.conv.weight.copy_(weight)
-        module.conv.bias.fill_(-2.5)
-        module.dense.weight.fill_(2.0)
-        module.dense.bias.fill_(0.5)
-    return make_pipeline(coder, clf)
+    return make_pipeline(coder, cgt_classifier(X, strand))
 
 
 def _random_model(strand="both", pooling="max", length=21, kernel_size=5, seed=0):

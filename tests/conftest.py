@@ -12,6 +12,10 @@ from sklearn_deepprune.datasets import make_motif_sequences
 # The tests train tiny networks, where thread synchronisation costs more than it gains.
 torch.set_num_threads(1)
 
+#: Options of a tiny ``deepprune fit`` (seconds), and of a tinier one with one kernel, no Tomtom.
+TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
+FAST = ["-q", "--no-matches", "--n-kernels", "1", *TINY]
+
 #: ../shared/data beside the repository (read in place, never copied).
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -65,3 +69,15 @@ def cgt_classifier(X, strand="forward"):
         module.dense.weight.fill_(2.0)
         module.dense.bias.fill_(0.5)
     return clf
+
+
+def run_cli(argv, capsys):
+    """``deepprune argv`` in this process: (status, stdout, stderr), SystemExit included."""
+    from sklearn_deepprune.cli import main
+
+    try:
+        status = main([str(arg) for arg in argv])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    out, err = capsys.readouterr()
+    return status, out, err

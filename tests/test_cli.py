@@ -6,11 +6,10 @@ from importlib.metadata import entry_points
 
 import pandas as pd
 import pytest
+from conftest import TINY
 
 from sklearn_deepprune import load_model
 from sklearn_deepprune.cli import main
-
-TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
 
 
 @pytest.mark.parametrize("command", [[], ["simulate"], ["fit"], ["sweep"], ["report"]])

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY
 
 from sklearn_deepprune.cli import build_parser, main
 from sklearn_deepprune.experiments import (
@@ -19,7 +20,6 @@ from sklearn_deepprune.experiments import (
 )
 from sklearn_deepprune.experiments._html import _reading
 
-TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
 SECTIONS = ("data", "accuracy", "kernels", "reproduce")
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,26 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, TOY_MOTIF
+from conftest import FAST, SHARED_DATA, TINY, TOY_MOTIF, run_cli
 from sklearn.pipeline import make_pipeline
 
 from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
-from sklearn_deepprune.cli import main
 from sklearn_deepprune.encoding import reverse_complement
 from sklearn_deepprune.network import same_padding
-
-TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
-FAST = ["-q", "--no-matches", "--n-kernels", "1", *TINY]
-
-
-def _run(argv, capsys):
-    """``main(argv)``: (status, stdout, stderr), SystemExit included."""
-    try:
-        status = main([str(arg) for arg in argv])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def _read_tsv(path):
@@ -66,7 +52,7 @@ def fasta(tmp_path, toy_sequences):
 
 
 def test_predict_help(capsys):
-    status, out, _ = _run(["predict", "--help"], capsys)
+    status, out, _ = run_cli(["predict", "--help"], capsys)
     assert status == 0 and "usage: deepprune predict" in out and "--sites" in out
 
 
@@ -74,7 +60,7 @@ def test_predict_fasta_in_batches_matches_the_model(model_file, fasta, toy_seque
     path, pipeline = model_file
     _, _, X_test, _ = toy_sequences
     scores = fasta.parent / "scores.tsv"
-    status, _, err = _run(
+    status, _, err = run_cli(
         ["predict", path.parent, fasta, "-o", scores, "--batch-size", "7"], capsys
     )
     assert status == 0, err
@@ -129,7 +115,7 @@ def test_predict_sites_are_each_kernels_best_window(model_file, tmp_path, capsys
     query = tmp_path / "query.fa.gz"
     with gzip.open(query, "wt") as f:
         f.write("".join(f">q{i}\n{s}\n" for i, s in enumerate(sequences)))
-    status, out, err = _run(["predict", path, query, "--sites", "--batch-size", "4"], capsys)
+    status, out, err = run_cli(["predict", path, query, "--sites", "--batch-size", "4"], capsys)
     assert status == 0, err
     rows = list(csv.DictReader(out.splitlines(), delimiter="\t"))
     assert list(rows[0])[3:] == [
@@ -162,7 +148,7 @@ def test_predict_bed_with_genome_gives_coordinates(model_file, tmp_path, capsys)
     )
     scores = tmp_path / "scores.tsv"
     argv = ["predict", path, bed, "--genome", tmp_path / "genome.fa", "-o", scores]
-    status, _, err = _run(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert status == 0, err
     assert "deepprune: warning: " in err and "1 of 3 windows of 40 bp fall off" in err
     rows = _read_tsv(scores)
@@ -180,7 +166,7 @@ def test_predict_labelled_file(model_file, tmp_path, toy_sequences, capsys):
     data = tmp_path / "test.data"
     records = enumerate(zip(X_test, y_test, strict=True))
     data.write_text("".join(f">s{i} {s} {y}\n" for i, (s, y) in records))
-    status, out, err = _run(["predict", path, data], capsys)
+    status, out, err = run_cli(["predict", path, data], capsys)
     assert status == 0, err
     assert len(out.splitlines()) == 201
 
@@ -203,7 +189,7 @@ def test_predict_errors_are_one_line(argv, message, model_file, fasta, tmp_path,
     (tmp_path / "long.fa").write_text(">long\n" + "A" * 50 + "\n")
     names = {"tmp": tmp_path, "fasta": fasta, "model": model_file[0], "long": tmp_path / "long.fa"}
     argv = [arg.format(**names) for arg in argv]
-    status, _, err = _run(argv + ["-o", str(tmp_path / "out.tsv")], capsys)
+    status, _, err = run_cli(argv + ["-o", str(tmp_path / "out.tsv")], capsys)
     assert status == 1
     assert err.count("\n") == 1 and err.startswith("deepprune: error: ")
     assert message.format(**names) in err
@@ -218,7 +204,7 @@ def test_fit_fasta_holds_out_a_seeded_test_part(tmp_path, capsys):
     records = [f">peak{i}\nGATAAGGC{''.join(rng.choice(list('ACGT'), 24))}\n" for i in range(40)]
     fasta = tmp_path / "peaks.fa"
     fasta.write_text("".join(records))
-    status, out, err = _run(["fit", fasta, "-o", tmp_path / "model", *FAST], capsys)
+    status, out, err = run_cli(["fit", fasta, "-o", tmp_path / "model", *FAST], capsys)
     assert status == 0, err
     assert "held out 20% of" in out and "(seed 0" in out
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
@@ -288,7 +274,7 @@ def test_fit_peak_errors(argv, message, tmp_path, fasta, capsys):
     peaks.write_text("chr1\t10\t20\tp\t0\t.\t1\t-1\t-1\t5\n")
     (tmp_path / "g.fa").write_text(">chrZ\n" + "ACGT" * 50 + "\n")
     names = {"tmp": tmp_path, "fasta": fasta, "peaks": peaks}
-    status, _, err = _run([arg.format(**names) for arg in argv], capsys)
+    status, _, err = run_cli([arg.format(**names) for arg in argv], capsys)
     assert status == 1
     assert err.count("\n") == 1 and message.format(**names) in err
 
@@ -317,12 +303,12 @@ def test_sweep_folder_of_deepbind_sets_side_by_side(tmp_path, capsys):
 
     folder = _deepbind_folder(tmp_path, ["TF1_Cell_Lab", "TF2_Cell_Lab"])
     argv = ["sweep", folder, "-o", tmp_path / "results", "-q", "--variants", "baseline"]
-    status, _, err = _run([*argv, "--kernels", "1", "--seeds", "0", "-j", "1", *TINY], capsys)
+    status, _, err = run_cli([*argv, "--kernels", "1", "--seeds", "0", "-j", "1", *TINY], capsys)
     assert status == 0, err
     table = pd.read_csv(tmp_path / "results" / "results.csv")
     assert sorted(table["dataset"]) == ["TF1_Cell_Lab", "TF2_Cell_Lab"]
     # fit on such a folder names the sets instead of picking one
-    status, _, err = _run(["fit", folder, "-o", tmp_path / "o", *FAST], capsys)
+    status, _, err = run_cli(["fit", folder, "-o", tmp_path / "o", *FAST], capsys)
     assert status == 1 and "holds 2 data sets (TF1_Cell_Lab, TF2_Cell_Lab)" in err
 
 
@@ -373,7 +359,7 @@ def test_fit_peaks_then_predict_held_out_chromosome(tmp_path, capsys):
     argv = ["fit", files.peaks, "--genome", files.genome, "--test-chromosomes", "chr4"]
     argv += ["-o", model, "-q", "--no-matches", "--n-kernels", "2", "--kernel-size", "10"]
     argv += ["--max-epochs", "15", "--patience", "4", "--n-prune-steps", "2"]
-    status, out, err = _run(argv, capsys)
+    status, out, err = run_cli(argv, capsys)
     assert status == 0, err
     assert "test part: the windows on chr4" in out
     metrics = json.loads((model / "metrics.json").read_text())
@@ -398,7 +384,7 @@ def test_fit_peaks_then_predict_held_out_chromosome(tmp_path, capsys):
     )
     scores = tmp_path / "scores.tsv"
     argv = ["predict", model, bed, "--genome", files.genome, "-o", scores, "--sites"]
-    status, _, err = _run(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert status == 0, err
     rows = _read_tsv(scores)
     labels = [row["id"].startswith("peak") for row in rows]
@@ -445,7 +431,7 @@ def test_fit_writes_matches_and_labels_the_logos(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(motifs, "compare_motifs", fake_compare)
     monkeypatch.setattr(motifs, "plot_logos", spy_plot)
     argv = ["fit", _peaks_fasta(tmp_path), "-o", tmp_path / "m", "-q", "--n-kernels", "1", *TINY]
-    status, _, err = _run(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert status == 0, err
     assert calls["compare"] == (["kernel_0"], "JASPAR")
     table = pd.read_csv(tmp_path / "m" / "matches.tsv", sep="\t")
@@ -465,12 +451,12 @@ def test_fit_without_tomtom_still_writes_logos(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(motifs, "compare_motifs", unavailable)
     argv = ["fit", _peaks_fasta(tmp_path), "-o", tmp_path / "m", "-q", "--n-kernels", "1", *TINY]
-    status, _, err = _run(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert status == 0
     assert "motifs not matched to JASPAR (compare_motifs needs memelite)" in err
     assert not (tmp_path / "m" / "matches.tsv").exists()
     assert (tmp_path / "m" / "logos.png").is_file()
-    status, _, err = _run([*argv[:3], tmp_path / "n", *argv[4:], "--no-matches"], capsys)
+    status, _, err = run_cli([*argv[:3], tmp_path / "n", *argv[4:], "--no-matches"], capsys)
     assert status == 0 and "JASPAR" not in err and (tmp_path / "n" / "logos.png").is_file()
 
 
@@ -480,7 +466,7 @@ def test_fit_matches_the_kernels_in_jaspar(tmp_path, capsys):
     pytest.importorskip("memelite")
     pytest.importorskip("pyjaspar")
     argv = ["fit", _peaks_fasta(tmp_path), "-o", tmp_path / "m", "-q", "--n-kernels", "1", *TINY]
-    status, _, err = _run(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert status == 0, err
     table = pd.read_csv(tmp_path / "m" / "matches.tsv", sep="\t")
     assert list(table["query"]) == ["kernel_0"]

@@ -19,23 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FAST, TINY, run_cli
 from sklearn.pipeline import make_pipeline
 
 from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
 from sklearn_deepprune.cli import main
-
-TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
-FAST = ["-q", "--no-matches", "--n-kernels", "1", *TINY]
-
-
-def _run(argv, capsys):
-    """``main(argv)``: (status, stdout, stderr), SystemExit included."""
-    try:
-        status = main([str(arg) for arg in argv])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def _assert_one_line_error(status, err, *fragments):
@@ -72,7 +60,7 @@ def fasta(tmp_path, toy_sequences):
 
 def _scores(model, fasta, capsys):
     """What ``deepprune predict MODEL FASTA`` writes on standard output."""
-    status, out, err = _run(["predict", model, fasta], capsys)
+    status, out, err = run_cli(["predict", model, fasta], capsys)
     assert status == 0, err
     return out
 
@@ -114,7 +102,7 @@ def test_predict_refuses_to_write_over_an_input(which, model, fasta, tmp_path, c
         bed.write_text("chrA\t100\t200\tr1\n")
         argv = ["predict", model[0], bed, "--genome", target]
     before = target.read_bytes()
-    status, _, err = _run([*argv, "-o", target], capsys)
+    status, _, err = run_cli([*argv, "-o", target], capsys)
     _assert_one_line_error(status, err, f"output {target} is ", "refusing to write over it")
     assert target.read_bytes() == before
     assert not which == "symlink" or target.is_symlink()
@@ -125,7 +113,7 @@ def test_fit_refuses_an_output_folder_holding_its_input(tmp_path, capsys):
     data.mkdir()
     peaks = _peaks_fasta(data)
     for output in (data, tmp_path):
-        status, _, err = _run(["fit", peaks, "-o", output, *FAST], capsys)
+        status, _, err = run_cli(["fit", peaks, "-o", output, *FAST], capsys)
         _assert_one_line_error(status, err, f"output folder {output} holds the input {peaks}")
     assert sorted(path.name for path in data.iterdir()) == ["peaks.fa"]
 
@@ -155,7 +143,7 @@ def _full_device(tmp_path):
 
 def test_predict_to_a_full_device_is_one_error_line(model, fasta, tmp_path, capsys):
     device = _full_device(tmp_path)
-    status, _, err = _run(["predict", model[0], fasta, "-o", device], capsys)
+    status, _, err = run_cli(["predict", model[0], fasta, "-o", device], capsys)
     _assert_one_line_error(status, err, f"cannot write {device}: No space left on device")
     assert stat.S_ISCHR(os.stat(device).st_mode)
     left = sorted(p.name for p in tmp_path.iterdir())
@@ -169,7 +157,7 @@ def test_predict_writes_into_a_fifo(model, fasta, tmp_path, capsys):
     with open(tmp_path / "read.tsv", "wb") as out:
         reader = subprocess.Popen(["cat", str(fifo)], stdout=out)
         try:
-            status, _, err = _run(["predict", model[0], fasta, "-o", fifo], capsys)
+            status, _, err = run_cli(["predict", model[0], fasta, "-o", fifo], capsys)
             assert status == 0, err
             reader.wait(timeout=60)
         finally:
@@ -185,7 +173,7 @@ def test_predict_writes_through_a_symlink(model, fasta, tmp_path, capsys):
     target.write_text("old\n")
     link = tmp_path / "latest.tsv"
     link.symlink_to(target)
-    status, _, err = _run(["predict", model[0], fasta, "-o", link], capsys)
+    status, _, err = run_cli(["predict", model[0], fasta, "-o", link], capsys)
     assert status == 0, err
     assert link.is_symlink() and target.read_text() == expected
     assert sorted(p.name for p in target.parent.iterdir()) == ["scores.tsv"]
@@ -200,7 +188,9 @@ def test_predict_writes_into_a_pipe_by_its_dev_fd_name(model, fasta, capsys):
     reader = threading.Thread(target=lambda: received.append(os.fdopen(read_end, "rb").read()))
     reader.start()
     try:
-        status, _, err = _run(["predict", model[0], fasta, "-o", f"/dev/fd/{write_end}"], capsys)
+        status, _, err = run_cli(
+            ["predict", model[0], fasta, "-o", f"/dev/fd/{write_end}"], capsys
+        )
     finally:
         os.close(write_end)
         reader.join(timeout=60)
@@ -320,10 +310,10 @@ def test_refit_without_matches_leaves_no_stale_matches(tmp_path, capsys, monkeyp
     monkeypatch.setattr(motifs, "compare_motifs", _fake_compare)
     peaks, output = _peaks_fasta(tmp_path), tmp_path / "fit"
     argv = ["fit", peaks, "-o", output, "-q", "--n-kernels", "1", *TINY]
-    status, _, err = _run(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert status == 0, err
     assert (output / "matches.tsv").is_file()
-    status, out, err = _run([*argv, "--no-matches", "--seed", "1"], capsys)
+    status, out, err = run_cli([*argv, "--no-matches", "--seed", "1"], capsys)
     assert status == 0, err
     assert not (output / "matches.tsv").exists()
     metrics = json.loads((output / "metrics.json").read_text())
@@ -337,7 +327,7 @@ def test_refit_without_matches_leaves_no_stale_matches(tmp_path, capsys, monkeyp
 
 def test_interrupted_refit_keeps_the_old_fit_whole(tmp_path, capsys, monkeypatch):
     peaks, output = _peaks_fasta(tmp_path), tmp_path / "fit"
-    status, _, err = _run(["fit", peaks, "-o", output, *FAST], capsys)
+    status, _, err = run_cli(["fit", peaks, "-o", output, *FAST], capsys)
     assert status == 0, err
     before = _contents(output)
     from sklearn_deepprune import persistence
@@ -351,7 +341,7 @@ def test_interrupted_refit_keeps_the_old_fit_whole(tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(persistence, "save_model", save_then_ctrl_c)
     monkeypatch.setattr("sklearn_deepprune.save_model", save_then_ctrl_c)
-    status, _, err = _run(["fit", peaks, "-o", output, *FAST, "--seed", "1"], capsys)
+    status, _, err = run_cli(["fit", peaks, "-o", output, *FAST, "--seed", "1"], capsys)
     assert status == 130 and saved, err
     assert _contents(output) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit", "peaks.fa"]
@@ -362,7 +352,7 @@ def test_fit_refuses_a_folder_with_files_it_did_not_write(tmp_path, capsys):
     output.mkdir()
     (output / "notes.txt").write_text("keep me")
     (output / "metrics.json").write_text("{}")
-    status, _, err = _run(["fit", tmp_path / "missing.fa", "-o", output, *FAST], capsys)
+    status, _, err = run_cli(["fit", tmp_path / "missing.fa", "-o", output, *FAST], capsys)
     _assert_one_line_error(status, err, "holds 1 file(s) that 'deepprune fit' does not write")
     assert (output / "notes.txt").read_text() == "keep me"
 
@@ -374,11 +364,11 @@ def test_fit_refuses_to_replace_the_current_folder(tmp_path, capsys, monkeypatch
     for here in (tmp_path / "fit", tmp_path / "fit" / "sub"):
         here.mkdir(exist_ok=True)
         monkeypatch.chdir(here)
-        status, _, err = _run(["fit", peaks, "-o", tmp_path / "fit", *FAST], capsys)
+        status, _, err = run_cli(["fit", peaks, "-o", tmp_path / "fit", *FAST], capsys)
         _assert_one_line_error(status, err, "is the current folder or holds it")
     assert [p.name for p in (tmp_path / "fit").iterdir()] == ["sub"]
     monkeypatch.chdir(tmp_path)
-    status, _, err = _run(["fit", peaks, "-o", "fit/sub", *FAST], capsys)
+    status, _, err = run_cli(["fit", peaks, "-o", "fit/sub", *FAST], capsys)
     assert status == 0, err
 
 
@@ -423,7 +413,7 @@ def test_metrics_json_is_strict_json_when_an_auc_is_undefined(tmp_path, capsys, 
 
     monkeypatch.setattr(fit, "_fit_data", one_class_test_part)
     output = tmp_path / "fit"
-    status, out, err = _run(["fit", _peaks_fasta(tmp_path), "-o", output, *FAST], capsys)
+    status, out, err = run_cli(["fit", _peaks_fasta(tmp_path), "-o", output, *FAST], capsys)
     assert status == 0, err
     metrics = _strict_json((output / "metrics.json").read_text())
     assert metrics["test_auc"] is None and metrics["n_test"] == 8
@@ -450,7 +440,7 @@ def test_predict_output_folder_fails_before_loading_the_model(
         raise AssertionError("the model was loaded before the output was checked")
 
     monkeypatch.setattr(sklearn_deepprune, "load_model", no_loading)
-    status, _, err = _run(["predict", model[0], fasta, "-o", tmp_path], capsys)
+    status, _, err = run_cli(["predict", model[0], fasta, "-o", tmp_path], capsys)
     _assert_one_line_error(status, err, f"output {tmp_path} is a folder")
 
 
@@ -462,7 +452,7 @@ def test_predict_output_in_a_missing_folder_fails_first(
     output, message, model, fasta, tmp_path, capsys
 ):
     output = output.format(tmp=tmp_path, fasta=fasta)
-    status, _, err = _run(["predict", model[0], fasta, "-o", output], capsys)
+    status, _, err = run_cli(["predict", model[0], fasta, "-o", output], capsys)
     _assert_one_line_error(status, err, f"cannot write the output {output}", message)
 
 
@@ -478,7 +468,7 @@ def test_bad_device_is_named_as_the_flag(command, device, model, fasta, tmp_path
         argv = ["predict", model[0], fasta, "-o", tmp_path / "out.tsv"]
     else:  # data that does not exist: the device is checked first
         argv = ["fit", tmp_path / "missing.fa", "-o", tmp_path / "out", *FAST]
-    status, _, err = _run([*argv, "--device", device], capsys)
+    status, _, err = run_cli([*argv, "--device", device], capsys)
     expected = {
         "bogus": "--device 'bogus' is not a torch device; use e.g. 'cpu', 'cuda' or 'cuda:1'",
         "cuda": "--device 'cuda', but CUDA is not available on this machine",

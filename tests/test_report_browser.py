@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import TINY
 
 from sklearn_deepprune.cli import main
 
-TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
 CHROMIUM = os.environ.get("DEEPPRUNE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--headless",

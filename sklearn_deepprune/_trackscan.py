@@ -7,8 +7,9 @@ score per position and kernel in memory:
    window of the kernel's width starting there), summed from a look-up
    table of ``g``-mers (``g = 3``: ``ceil(w / 3)`` vector adds per position
    of ``S * K`` floats, padded to lanes of 8: the 8 kernel-strand scores of
-   4 kernels on both strands are one 256-bit vector); on the way, the sites
-   (scores at or above their cut-off) and, per *cell* of ``step``
+   4 kernels on both strands are one vector, see :mod:`sklearn_deepprune._simd`);
+   on the way, the sites (scores at or above their cut-off, tested for all 8
+   lanes at once) and, per *cell* of ``step``
    positions, the maximum of each kernel-strand over the cell and over its
    first ``r`` positions (and the sums of the activations, for mean
    pooling). The windows of successive output bins start ``step`` apart, so
@@ -31,6 +32,23 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from sklearn_deepprune._simd import (
+    add8,
+    add8d,
+    any_ge8,
+    leaky8,
+    load8,
+    load8d,
+    max8,
+    relu8,
+    splat8,
+    store8,
+    store8d,
+    swap_pairs8,
+    widen_add8,
+    zeros8d,
+)
 
 #: Codes per position: A, C, G, T and N.
 N_CODES = 5
@@ -67,14 +85,6 @@ def _grouped(table: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _activate(x, activation, slope, cap):  # pragma: no cover - compiled
-    if activation == 0:
-        return x if x > 0 else np.float32(0)
-    leaky = x if x > 0 else x * slope
-    return leaky if leaky <= cap else cap
-
-
-@njit(cache=True, nogil=True)
 def translate(raw, code_of_byte, skip, out):  # pragma: no cover - compiled
     """Codes of the FASTA bytes ``raw`` into ``out``, bytes with ``skip`` set left out.
 
@@ -101,35 +111,49 @@ def gmers(codes, gmer):  # pragma: no cover - compiled
         gmer[p] = row
 
 
-@njit(cache=True, nogil=True)
-def _lane_sites(
-    codes, gmer, t, n_blocks, width, lanes, cutoffs, lo, hi, hit_pos, hit_lane, hit_score, n_hits
-):  # pragma: no cover - compiled
-    """The sites at positions ``lo .. hi - 1`` of one group of lanes; return the new count.
-
-    The slow path (scalar, every lane on its own): called only where a site
-    may be, i.e. for the few cells whose maximum reaches a cut-off.
-    """
+@njit(cache=True, nogil=True, inline="always")
+def _rows(t, gmer, first, stride, b0, n_blocks, acc):  # pragma: no cover - compiled
+    """``acc`` plus the rows of blocks ``b0 .. n_blocks - 1``, ``b`` at ``first + b stride``."""
     block_rows = N_CODES**GROUP
-    capacity = hit_pos.shape[0]
-    for a in range(lo, hi):
-        clean = True
-        for p in range(a, a + width):
-            if codes[p] >= 4:
-                clean = False
-                break
-        if not clean:
-            continue
-        for k in range(8):
-            value = t[gmer[a] * 8 + k]
-            for b in range(1, n_blocks):
-                value += t[(b * block_rows + gmer[a + b * GROUP]) * 8 + k]
-            if value >= cutoffs[lanes + k]:
-                if n_hits < capacity:
-                    hit_pos[n_hits] = a
-                    hit_lane[n_hits] = lanes + k
-                    hit_score[n_hits] = value
-                n_hits += 1
+    for b in range(b0, n_blocks):
+        acc = add8(acc, load8(t, (b * block_rows + gmer[first + b * stride]) * 8))
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _score(t, gmer, a, n_blocks):  # pragma: no cover - compiled
+    """The 8 lanes' scores of the kernel window starting at ``a`` (bias in block 0)."""
+    return _rows(t, gmer, a, GROUP, 1, n_blocks, load8(t, gmer[a] * 8))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _activated(x, n_strands, activation, slopes, caps):  # pragma: no cover - compiled
+    """Each kernel's activation of its better strand (lane ``k S`` for kernel ``k``)."""
+    if n_strands == 2:
+        x = max8(x, swap_pairs8(x))
+    if activation == 0:
+        return relu8(x)
+    return leaky8(x, slopes, caps)
+
+
+@njit(cache=True, nogil=True)
+def _record(
+    codes, a, width, scores, lanes, cutoffs, hit_pos, hit_lane, hit_score, n_hits
+):  # pragma: no cover - compiled
+    """Record the lanes of ``scores`` (of the window at ``a``) at their cut-offs; the new count.
+
+    A window with an N is no site. Past the capacity only the count goes on.
+    """
+    for p in range(a, a + width):
+        if codes[p] >= 4:
+            return n_hits
+    for k in range(8):
+        if scores[k] >= cutoffs[lanes + k]:
+            if n_hits < hit_pos.shape[0]:
+                hit_pos[n_hits] = a
+                hit_lane[n_hits] = lanes + k
+                hit_score[n_hits] = scores[k]
+            n_hits += 1
     return n_hits
 
 
@@ -163,119 +187,65 @@ def scan_cells(
 
     ``table`` is ``(n_groups, rows * 8)``: lanes in groups of 8, kernel-strand
     ``k * S + s`` in lane ``k * S + s``, so that the strands of a kernel share
-    a group. Cell ``j`` holds positions ``origin + j step .. origin + (j + 1)
-    step - 1``; ``cell_max`` its maximum per lane, ``cell_head`` that of its
-    first ``rest`` positions, ``cell_sum`` / ``cell_head_sum`` the same sums
-    of each kernel's activation (the better strand; with ``need_mean``). A
-    site is a position in ``[site_lo, site_hi)`` whose window holds no N and
-    a score at or above its lane's cut-off; a cell is searched for sites only
-    when its maximum reaches a cut-off. Past the capacity of ``hit_pos``
-    only the count goes on. The 8 scores of a group are kept in scalars
-    (registers), which numba compiles far better than a small array.
+    a group; each group's 8 scores of a position are one vector. Cell ``j``
+    holds positions ``origin + j step .. origin + (j + 1) step - 1``; the
+    flat ``(n_cells * lanes)`` arrays ``cell_max`` hold its maximum per lane,
+    ``cell_head`` that of its first ``rest`` positions, ``cell_sum`` /
+    ``cell_head_sum`` (float64) the same sums of each kernel's activation
+    (the better strand, in lane ``k S``; with ``need_mean``). A site is a
+    position in ``[site_lo, site_hi)`` whose window holds no N and a score
+    at or above its lane's cut-off. Past the capacity of ``hit_pos`` only
+    the count goes on.
     """
     n_groups = table.shape[0]
-    n_cells = cell_max.shape[0]
-    per_group = 8 // n_strands
-    block_rows = N_CODES**GROUP
-    slope = np.float32(slope)
-    cap = np.float32(cap)
-    low = np.float32(-np.inf)
+    n_lanes = 8 * n_groups
+    n_cells = cell_max.shape[0] // n_lanes
+    slopes, caps = splat8(slope), splat8(cap)
+    low = splat8(-np.inf)
+    scores = np.empty(8, np.float32)
     cells_end = origin + n_cells * step
     n = gmer.shape[0] - (n_blocks - 1) * GROUP  # positions with a whole window of codes
     n_hits = 0
     for g in range(n_groups):
         t = table[g]
         lanes = 8 * g
-        c0, c1, c2, c3 = cutoffs[lanes], cutoffs[lanes + 1], cutoffs[lanes + 2], cutoffs[lanes + 3]
-        c4, c5 = cutoffs[lanes + 4], cutoffs[lanes + 5]
-        c6, c7 = cutoffs[lanes + 6], cutoffs[lanes + 7]
-        # Site positions outside the cells: the slow path.
+        cut = load8(cutoffs, lanes)
+        # Site positions outside the cells.
         for lo, hi in ((site_lo, min(site_hi, origin)), (max(site_lo, cells_end), site_hi)):
-            if lo < hi:
-                n_hits = _lane_sites(
-                    codes, gmer, t, n_blocks, width, lanes, cutoffs, lo, hi,
-                    hit_pos, hit_lane, hit_score, n_hits,
-                )  # fmt: skip
+            for a in range(lo, hi):
+                acc = _score(t, gmer, a, n_blocks)
+                if any_ge8(acc, cut):
+                    store8(scores, 0, acc)
+                    n_hits = _record(
+                        codes, a, width, scores, lanes, cutoffs,
+                        hit_pos, hit_lane, hit_score, n_hits,
+                    )  # fmt: skip
         for j in range(n_cells):
             first = origin + j * step
-            m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
-            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            at = j * n_lanes + lanes
+            m = low
+            total = zeros8d()
             # (The last cell may be needed only for its head, and end early.)
             for phase in range(min(step, n - first)):
                 a = first + phase
-                r = gmer[a] * 8
-                a0, a1, a2, a3 = t[r], t[r + 1], t[r + 2], t[r + 3]
-                a4, a5, a6, a7 = t[r + 4], t[r + 5], t[r + 6], t[r + 7]
-                for b in range(1, n_blocks):
-                    r = (b * block_rows + gmer[a + b * GROUP]) * 8
-                    a0 += t[r]
-                    a1 += t[r + 1]
-                    a2 += t[r + 2]
-                    a3 += t[r + 3]
-                    a4 += t[r + 4]
-                    a5 += t[r + 5]
-                    a6 += t[r + 6]
-                    a7 += t[r + 7]
-                m0, m1, m2, m3 = max(m0, a0), max(m1, a1), max(m2, a2), max(m3, a3)
-                m4, m5, m6, m7 = max(m4, a4), max(m5, a5), max(m6, a6), max(m7, a7)
+                acc = _score(t, gmer, a, n_blocks)
+                m = max8(m, acc)
                 if need_mean:
-                    if n_strands == 2:
-                        s0 += _activate(max(a0, a1), activation, slope, cap)
-                        s1 += _activate(max(a2, a3), activation, slope, cap)
-                        s2 += _activate(max(a4, a5), activation, slope, cap)
-                        s3 += _activate(max(a6, a7), activation, slope, cap)
-                    else:
-                        s0 += _activate(a0, activation, slope, cap)
-                        s1 += _activate(a1, activation, slope, cap)
-                        s2 += _activate(a2, activation, slope, cap)
-                        s3 += _activate(a3, activation, slope, cap)
-                        s4 += _activate(a4, activation, slope, cap)
-                        s5 += _activate(a5, activation, slope, cap)
-                        s6 += _activate(a6, activation, slope, cap)
-                        s7 += _activate(a7, activation, slope, cap)
+                    total = widen_add8(total, _activated(acc, n_strands, activation, slopes, caps))
+                if any_ge8(acc, cut) and site_lo <= a < site_hi:
+                    store8(scores, 0, acc)
+                    n_hits = _record(
+                        codes, a, width, scores, lanes, cutoffs,
+                        hit_pos, hit_lane, hit_score, n_hits,
+                    )  # fmt: skip
                 if phase == rest - 1:
-                    _store(cell_head[j], lanes, m0, m1, m2, m3, m4, m5, m6, m7)
+                    store8(cell_head, at, m)
                     if need_mean:
-                        _store_sums(
-                            cell_head_sum[j],
-                            per_group * g,
-                            per_group,
-                            s0,
-                            s1,
-                            s2,
-                            s3,
-                            s4,
-                            s5,
-                            s6,
-                            s7,
-                        )
-            _store(cell_max[j], lanes, m0, m1, m2, m3, m4, m5, m6, m7)
+                        store8d(cell_head_sum, at, total)
+            store8(cell_max, at, m)
             if need_mean:
-                _store_sums(cell_sum[j], per_group * g, per_group, s0, s1, s2, s3, s4, s5, s6, s7)
-            top = max(
-                max(max(m0 - c0, m1 - c1), max(m2 - c2, m3 - c3)),
-                max(max(m4 - c4, m5 - c5), max(m6 - c6, m7 - c7)),
-            )
-            lo, hi = max(first, site_lo), min(first + step, site_hi)
-            if top >= 0 and lo < hi:
-                n_hits = _lane_sites(
-                    codes, gmer, t, n_blocks, width, lanes, cutoffs, lo, hi,
-                    hit_pos, hit_lane, hit_score, n_hits,
-                )  # fmt: skip
+                store8d(cell_sum, at, total)
     return n_hits
-
-
-@njit(cache=True, nogil=True)
-def _store(out, lanes, m0, m1, m2, m3, m4, m5, m6, m7):  # pragma: no cover - compiled
-    out[lanes], out[lanes + 1], out[lanes + 2], out[lanes + 3] = m0, m1, m2, m3
-    out[lanes + 4], out[lanes + 5], out[lanes + 6], out[lanes + 7] = m4, m5, m6, m7
-
-
-@njit(cache=True, nogil=True)
-def _store_sums(out, first, count, s0, s1, s2, s3, s4, s5, s6, s7):  # pragma: no cover - compiled
-    out[first], out[first + 1], out[first + 2], out[first + 3] = s0, s1, s2, s3
-    if count == 8:
-        out[first + 4], out[first + 5], out[first + 6], out[first + 7] = s4, s5, s6, s7
 
 
 def cut_tables(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -335,82 +305,57 @@ def pool_windows(
     """Pass 2: each window's best score ``out_max (m, K)`` and mean activation ``out_mean``.
 
     Window ``i`` starts at position ``starts[i]``; its inner positions are
-    cells ``i .. i + quotient - 1`` and the head of cell ``i + quotient``.
-    The cut tables are ``(n_cuts, n_groups, rows * 8)``.
+    cells ``i .. i + quotient - 1`` and the head of cell ``i + quotient``
+    (the flat arrays of :func:`scan_cells`). The positions at its ends, where
+    its zero padding cuts the kernel, are summed from the cut tables
+    ``(n_cuts, n_groups, rows * 8)``.
     """
     n_groups = left_tables.shape[1]
+    n_lanes = 8 * n_groups
     per_group = 8 // n_strands
     left, right = (width - 1) // 2, width - 1 - (width - 1) // 2
-    block_rows = N_CODES**GROUP
-    slope = np.float32(slope)
-    cap = np.float32(cap)
-    low = np.float32(-np.inf)
+    slopes, caps = splat8(slope), splat8(cap)
+    low = splat8(-np.inf)
+    best = np.empty(8, np.float32)
+    sums = np.empty(8, np.float64)
     for i in range(starts.shape[0]):
         s = starts[i]
         last = s + length - 1
         for g in range(n_groups):
-            lane = 8 * g
-            m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = low
-            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            lanes = 8 * g
+            m = low
+            total = zeros8d()
             for j in range(i, i + quotient + (rest > 0)):
-                row = cell_max[j] if j < i + quotient else cell_head[j]
-                m0, m1 = max(m0, row[lane]), max(m1, row[lane + 1])
-                m2, m3 = max(m2, row[lane + 2]), max(m3, row[lane + 3])
-                m4, m5 = max(m4, row[lane + 4]), max(m5, row[lane + 5])
-                m6, m7 = max(m6, row[lane + 6]), max(m7, row[lane + 7])
+                at = j * n_lanes + lanes
+                inner = j < i + quotient
+                m = max8(m, load8(cell_max if inner else cell_head, at))
                 if need_mean:
-                    sums = cell_sum[j] if j < i + quotient else cell_head_sum[j]
-                    first = per_group * g
-                    s0, s1 = s0 + sums[first], s1 + sums[first + 1]
-                    s2, s3 = s2 + sums[first + 2], s3 + sums[first + 3]
-                    if per_group == 8:
-                        s4, s5 = s4 + sums[first + 4], s5 + sums[first + 5]
-                        s6, s7 = s6 + sums[first + 6], s7 + sums[first + 7]
+                    total = add8d(total, load8d(cell_sum if inner else cell_head_sum, at))
             for side in range(2):
                 for d in range(1, (left if side == 0 else right) + 1):
-                    a0, a1, a2, a3 = bias[lane], bias[lane + 1], bias[lane + 2], bias[lane + 3]
-                    a4, a5, a6, a7 = bias[lane + 4], bias[lane + 5], bias[lane + 6], bias[lane + 7]
-                    t = left_tables[d - 1, g] if side == 0 else right_tables[d - 1, g]
-                    for b in range((width - d + GROUP - 1) // GROUP):
-                        if side == 0:  # the kernel's first d columns are before the window
-                            r = (b * block_rows + gmer[s + b * GROUP]) * 8
-                        else:  # its last d columns are past the window
-                            r = (b * block_rows + gmer[last - GROUP * (b + 1) + 1]) * 8
-                        a0 += t[r]
-                        a1 += t[r + 1]
-                        a2 += t[r + 2]
-                        a3 += t[r + 3]
-                        a4 += t[r + 4]
-                        a5 += t[r + 5]
-                        a6 += t[r + 6]
-                        a7 += t[r + 7]
-                    m0, m1, m2, m3 = max(m0, a0), max(m1, a1), max(m2, a2), max(m3, a3)
-                    m4, m5, m6, m7 = max(m4, a4), max(m5, a5), max(m6, a6), max(m7, a7)
+                    n_blocks = (width - d + GROUP - 1) // GROUP
+                    if side == 0:  # the kernel's first d columns are before the window
+                        t = left_tables[d - 1, g]
+                        acc = _rows(t, gmer, s, GROUP, 0, n_blocks, load8(bias, lanes))
+                    else:  # its last d columns are past the window
+                        t = right_tables[d - 1, g]
+                        acc = _rows(
+                            t, gmer, last + 1 - GROUP, -GROUP, 0, n_blocks, load8(bias, lanes)
+                        )
+                    m = max8(m, acc)
                     if need_mean:
-                        if n_strands == 2:
-                            s0 += _activate(max(a0, a1), activation, slope, cap)
-                            s1 += _activate(max(a2, a3), activation, slope, cap)
-                            s2 += _activate(max(a4, a5), activation, slope, cap)
-                            s3 += _activate(max(a6, a7), activation, slope, cap)
-                        else:
-                            s0 += _activate(a0, activation, slope, cap)
-                            s1 += _activate(a1, activation, slope, cap)
-                            s2 += _activate(a2, activation, slope, cap)
-                            s3 += _activate(a3, activation, slope, cap)
-                            s4 += _activate(a4, activation, slope, cap)
-                            s5 += _activate(a5, activation, slope, cap)
-                            s6 += _activate(a6, activation, slope, cap)
-                            s7 += _activate(a7, activation, slope, cap)
-            first = per_group * g
+                        total = widen_add8(
+                            total, _activated(acc, n_strands, activation, slopes, caps)
+                        )
             if n_strands == 2:
-                best = (max(m0, m1), max(m2, m3), max(m4, m5), max(m6, m7), low, low, low, low)
-            else:
-                best = (m0, m1, m2, m3, m4, m5, m6, m7)
-            mean = (s0, s1, s2, s3, s4, s5, s6, s7)
+                m = max8(m, swap_pairs8(m))  # each kernel's better strand, in lane k S
+            store8(best, 0, m)
+            store8d(sums, 0, total)
+            first = per_group * g
             for k in range(per_group):
-                out_max[i, first + k] = best[k]
+                out_max[i, first + k] = best[k * n_strands]
                 if need_mean:
-                    out_mean[i, first + k] = mean[k] / length
+                    out_mean[i, first + k] = sums[k * n_strands] / length
 
 
 @njit(cache=True, nogil=True)

@@ -494,11 +494,11 @@ def _pool(plan: _Plan, codes: np.ndarray, starts: np.ndarray, spacing: int, site
     quotient, rest = divmod(length - w + 1, spacing)
     n_cells = len(starts) + quotient + (rest > 0)
     need_mean = "mean" in plan.pools
-    cell_max = np.empty((n_cells, n_lanes), np.float32)
-    cell_head = np.empty((n_cells, n_lanes), np.float32)
-    n_sums = n_cells if need_mean else 1
-    cell_sum = np.zeros((n_sums, n_kernels), np.float64)
-    cell_head_sum = np.zeros((n_sums, n_kernels), np.float64)
+    cell_max = np.empty(n_cells * n_lanes, np.float32)
+    cell_head = np.empty(n_cells * n_lanes, np.float32)
+    n_sums = n_cells * n_lanes if need_mean else 8
+    cell_sum = np.zeros(n_sums, np.float64)
+    cell_head_sum = np.zeros(n_sums, np.float64)
     site_lo, site_hi = (0, 0) if sites is None else sites
     capacity = 1024 + int(2 * (site_hi - site_lo) * n_lanes * plan.p_value)
     while True:

@@ -253,6 +253,33 @@ def test_the_compiled_scan_equals_the_torch_scan(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(fast.drop(columns=numbers), plain.drop(columns=numbers))
 
 
+@pytest.mark.parametrize("n_columns", [5, 8, 11])
+def test_the_scan_without_the_mean_equals_the_general_one(n_columns):
+    # The max-only scan (eight table columns at a time, the ALT maximum derived from
+    # the REF one) gives bit for bit the maxima and first positions of the general scan.
+    pytest.importorskip("numba")
+    from sklearn_deepprune import _variantscan
+    from sklearn_deepprune._fastscan import lookup_table
+
+    rng = np.random.default_rng(3)
+    kernel_size, length, n = 7, 31, 400
+    weight = rng.normal(size=(n_columns, 5, kernel_size)).astype(np.float32)
+    weight[:, :, 0] = np.round(weight[:, :, 0])  # some ties between positions
+    table, _ = lookup_table(weight, rng.normal(size=n_columns).astype(np.float32), 3)
+    ref = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    ref[:20, :4] = 4
+    ref[::13] = ref[0]  # the same window again: ties
+    alt = ref.copy()
+    alt[:, 15] = (alt[:, 15] + 1) % 4
+    alt[::3, 2] = (alt[::3, 2] + 2) % 4  # changes near an end
+    alt[1::4, 25:] = 0  # an indel's changed tail
+    alt[::5] = ref[::5]  # no change
+    general = _variantscan.scan_pairs(ref, alt, table, kernel_size, 3, 1, (0, 0.0, 0.0))
+    fast = _variantscan.scan_pairs(ref, alt, table, kernel_size, 3, 1)
+    for a, b in zip(general[:4], fast, strict=False):
+        np.testing.assert_array_equal(a, b)
+
+
 # -- the edge cases ------------------------------------------------------------------------------
 
 

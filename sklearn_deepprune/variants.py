@@ -227,14 +227,20 @@ class _Records:
     pos0: np.ndarray  # 0-based position of REF's first base
     ids: list
     ref: list
-    alts: list  # tuples of ALT alleles (None: missing)
+    alts: list | np.ndarray  # tuples of ALT alleles (None: missing); or one ALT each (str)
     where: Callable[[int], str]  # record index -> "file, line N" or "row N"
     sequences: list | None = None  # the sequences of sequence input
-    pos_out: list | None = None  # the location column as given (pos or position)
+    pos_out: Any = None  # the location column as given (pos or position)
+    alt_sequence: np.ndarray | None = None  # with one ALT each: whether it is bases
 
 
 def _read_vcf(path: Path, batch_size: int) -> Iterator[_Records]:
-    """Batches of a VCF/BCF file (plain or bgzipped), read with pysam."""
+    """Batches of a VCF/BCF file (plain or bgzipped).
+
+    pysam opens the file (and checks its header); a text VCF's plain lines
+    are then read by :func:`_text_batches`, anything else record by record by
+    pysam.
+    """
     pysam = import_optional("pysam", "genome", "reading a VCF")
     if not path.is_file():
         raise FileNotFoundError(f"no such VCF file: {path}")
@@ -253,8 +259,18 @@ def _read_vcf(path: Path, batch_size: int) -> Iterator[_Records]:
                     return f"{path}, record {number}"
                 return f"{path}, line {n_header + number}"
 
-            records = iter(handle)
             done = 0
+            if n_header is not None:
+                try:
+                    for batch in _text_batches(path, n_header, batch_size, where):
+                        yield batch
+                        done += len(batch.ref)
+                    return
+                except _Unusual:  # pysam reads on from there, as it reads any record
+                    pass
+            records = iter(handle)
+            for _ in itertools.islice(records, done):  # those the text reader gave
+                pass
             while True:
                 chrom, pos, ids, ref, alts = [], [], [], [], []
                 try:
@@ -287,12 +303,146 @@ def _read_vcf(path: Path, batch_size: int) -> Iterator[_Records]:
         pysam.set_verbosity(verbosity)
 
 
-def _open_text(path: Path):
-    """A text handle on a plain or gzipped (bgzipped) file."""
+class _Unusual(Exception):
+    """A record the text reader of :func:`_text_batches` leaves to pysam."""
+
+
+# Decompressed bytes of a VCF read at a time by the text reader.
+_READ_BYTES = 1 << 22
+
+# Fields longer than this are cut out one by one instead of through a (rows, width) block.
+_WIDE_FIELD = 64
+
+
+def _text_batches(
+    path: Path, n_header: int, batch_size: int, where: Callable[[int], str]
+) -> Iterator[_Records]:
+    """Batches of a text VCF (plain or bgzipped), its columns CHROM to ALT cut out at once.
+
+    Reading record by record through pysam costs more than the scoring; a
+    batch of plain lines is read here in a few array operations instead, with
+    the values pysam gives for them. A line that is not plain (fewer than 8
+    fields, an empty field, a POS that is not digits, non-ASCII bytes, a
+    CHROM starting with ``#``, an empty ALT allele) raises :class:`_Unusual`
+    before its batch is given, and pysam reads on from that batch (and says
+    what is wrong, if anything is).
+    """
+    done, skip, pending = 0, n_header, b""
+    with _open_text(path, binary=True) as handle:
+        while True:
+            chunk = handle.read(_READ_BYTES)
+            data = pending + chunk if pending else chunk
+            if not chunk and data and not data.endswith(b"\n"):
+                data += b"\n"
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            start = 0
+            if skip:  # the header lines
+                k = min(skip, len(ends))
+                start = int(ends[k - 1]) + 1 if k else 0
+                skip -= k
+                ends = ends[k:]
+            # Whole batches; the rest waits for the next chunk, unless there is none.
+            n_whole = len(ends) if not chunk else len(ends) // batch_size * batch_size
+            for first in range(0, n_whole, batch_size):
+                stop = int(ends[min(first + batch_size, n_whole) - 1]) + 1
+                yield _parse_lines(data[start:stop], done, where)
+                done += min(batch_size, n_whole - first)
+                start = stop
+            if not chunk:
+                return
+            pending = data[start:]
+
+
+def _parse_lines(blob: bytes, done: int, where: Callable[[int], str]) -> _Records:
+    """The records of ``blob``, whole VCF lines from record ``done + 1`` (see _text_batches)."""
+    b = np.frombuffer(blob, dtype=np.uint8)
+    ends = np.flatnonzero(b == 10)
+    starts = np.zeros(len(ends), dtype=np.int64)
+    starts[1:] = ends[:-1] + 1
+    if (b >= 128).any() or (b == 0).any() or (b[starts] == ord("#")).any():
+        raise _Unusual
+    tabs = np.flatnonzero(b == 9)
+    first = np.searchsorted(tabs, starts)
+    if (first + 6 >= len(tabs)).any() or (
+        tabs[np.minimum(first + 6, len(tabs) - 1)] >= ends
+    ).any():
+        raise _Unusual  # fewer than the 8 fixed fields
+    cut = [tabs[first + j] for j in range(5)]
+    lo = [starts] + [c + 1 for c in cut[:4]]  # CHROM, POS, ID, REF, ALT
+    hi = cut
+    if any((end <= begin).any() for begin, end in zip(lo, hi, strict=True)):
+        raise _Unusual
+    pos = _parse_digits(b, lo[1], hi[1])
+    chrom, ids, ref, alt = (_strings(blob, b, lo[j], hi[j]) for j in (0, 2, 3, 4))
+    ids[(hi[2] - lo[2] == 1) & (b[lo[2]] == ord("."))] = None
+    # ALT: one allele each (the usual case), or several, or missing (.).
+    commas = np.concatenate([[0], np.cumsum(b == ord(","))])
+    several = commas[hi[4]] > commas[lo[4]]
+    missing = (hi[4] - lo[4] == 1) & (b[lo[4]] == ord("."))
+    alt_sequence = None
+    if several.any() or missing.any():
+        edges = (b[lo[4]] == ord(",")) | (b[hi[4] - 1] == ord(","))
+        doubled = np.concatenate([[0], np.cumsum((b[:-1] == ord(",")) & (b[1:] == ord(",")))])
+        if (edges | (doubled[hi[4] - 1] > doubled[lo[4]])).any():
+            raise _Unusual  # an empty ALT allele: as pysam reads it
+        alts: Any = [None if a == "." else tuple(a.split(",")) for a in alt.tolist()]
+    else:
+        brackets = np.concatenate([[0], np.cumsum((b == ord("[")) | (b == ord("]")))])
+        alt_sequence = ~(
+            ((hi[4] - lo[4] == 1) & (b[lo[4]] == ord("*")))
+            | (b[lo[4]] == ord("<"))
+            | (brackets[hi[4]] > brackets[lo[4]])
+        )
+        alts = alt
+    return _Records(
+        chrom,
+        pos - 1,
+        ids,
+        ref,
+        alts,
+        lambda i: where(done + i + 1),
+        pos_out=pos,
+        alt_sequence=alt_sequence,
+    )
+
+
+def _parse_digits(b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The integers written in ``b[lo:hi]`` (digits only, or :class:`_Unusual`)."""
+    digits = hi - lo
+    width = int(digits.max(initial=1))
+    if width > 18:
+        raise _Unusual
+    columns = np.arange(width)
+    index = hi[:, np.newaxis] - width + columns
+    inside = columns >= (width - digits)[:, np.newaxis]
+    values = b[np.where(inside, index, 0)].astype(np.int64) - ord("0")
+    if ((values < 0) | (values > 9))[inside].any():
+        raise _Unusual
+    return (np.where(inside, values, 0) * 10 ** (width - 1 - columns)).sum(axis=1)
+
+
+def _strings(blob: bytes, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``blob[lo:hi]`` of each row as ``str``, in an object array."""
+    lengths = hi - lo
+    width = int(lengths.max(initial=1))
+    if width > _WIDE_FIELD:
+        out = np.empty(len(lo), dtype=object)
+        out[:] = [blob[a:z].decode("ascii") for a, z in zip(lo.tolist(), hi.tolist(), strict=True)]
+        return out
+    columns = np.arange(width)
+    index = lo[:, np.newaxis] + columns
+    block = np.where(columns < lengths[:, np.newaxis], b[np.minimum(index, len(b) - 1)], 0)
+    return block.astype(np.uint8).view(f"S{width}")[:, 0].astype("U").astype(object)
+
+
+def _open_text(path: Path, binary: bool = False):
+    """A text (or ``binary``) handle on a plain or gzipped (bgzipped) file."""
     import gzip
 
     with open(path, "rb") as raw:
         zipped = raw.read(2) == b"\x1f\x8b"
+    if binary:
+        return gzip.open(path, "rb") if zipped else open(path, "rb")
     return gzip.open(path, "rt", errors="replace") if zipped else open(path, errors="replace")
 
 
@@ -672,6 +822,12 @@ def _take(values: list, rows: np.ndarray) -> np.ndarray:
 def _alt_rows(records: _Records, counts: _Counts) -> tuple[np.ndarray, np.ndarray]:
     """One row per ALT allele that is sequence: the record of each, and the alleles."""
     alts = records.alts
+    if isinstance(alts, np.ndarray):  # one ALT each, read by the text reader
+        sequence = records.alt_sequence
+        for i in np.flatnonzero(~sequence)[:1]:
+            counts.add("symbolic", int((~sequence).sum()), records.where(i))
+        rows = np.flatnonzero(sequence)
+        return rows, alts[rows]
     if all(a is not None and len(a) == 1 for a in alts):  # the usual case: one ALT each
         alleles = np.empty(len(alts), dtype=object)
         alleles[:] = [a[0] for a in alts]

@@ -1,6 +1,7 @@
 """Tests of sklearn_deepprune.variants: score_variants, plot_variant and deepprune variants."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -433,6 +434,63 @@ def test_vcf_coordinates_and_sequences_give_the_same_rows(tmp_path, scan_path):
     pd.testing.assert_frame_equal(from_vcf, from_frame)
     pd.testing.assert_frame_equal(from_vcf[SCORES], from_sequences[SCORES])
     assert from_sequences["position"].tolist() == (from_vcf["pos"] - 1).tolist()
+
+
+def _pysam_records(path):
+    with pysam.VariantFile(str(path)) as handle:
+        return [(r.chrom, r.pos, r.id, r.ref, r.alts) for r in handle]
+
+
+def _read_records(path, batch_size):
+    out = []
+    for batch in variants_module._read_vcf(Path(path), batch_size):
+        alts = batch.alts
+        if isinstance(alts, np.ndarray):
+            alts = [(a,) for a in alts]
+        rows = zip(batch.chrom, batch.pos_out, batch.ids, batch.ref, alts, strict=True)
+        out += [(c, int(p), i, r, a) for c, p, i, r, a in rows]
+    return out
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_the_text_reader_gives_what_pysam_gives(tmp_path, monkeypatch, compress):
+    # A text VCF's plain lines are read in bulk (not through pysam): the same values as
+    # pysam's, multi-allelic, missing, symbolic and lower-case alleles too; a line that
+    # is not plain (an empty ID) hands the rest of the file to pysam.
+    rows = [
+        ("chr1", 12, "rs1", "G", "A"),
+        ("chr1", 13, ".", "g", "a"),
+        ("chr1", 14, "a;b", "GT", "G,<DEL>"),
+        ("chr2", 15, "x", "G", "."),
+        ("chr2", 16, "y", "G", "*"),
+        ("chr2", 17, "z", "G", "G[chr1:5["),
+        ("chr2", 18, ".", "ACGTACGT" * 10, "A"),
+        ("chr2", 19, "rs9", "C", "T,."),
+        ("chr2", 20, "", "C", "T"),
+        ("chr2", 21, "last", "C", "T"),
+    ]
+    contigs = {"chr1": 100, "chr2": 100}
+    path = _vcf(tmp_path, rows, compress=compress, contigs=contigs)
+    expected = _pysam_records(path)
+    assert len(expected) == len(rows)
+    for batch_size in (1, 3, 100):
+        assert _read_records(path, batch_size) == expected
+    clean = _vcf(tmp_path, rows[:8], "clean.vcf", compress=compress, contigs=contigs)
+    calls = []
+    original = variants_module._parse_lines
+    monkeypatch.setattr(
+        variants_module, "_parse_lines", lambda *a: calls.append(1) or original(*a)
+    )
+    assert _read_records(clean, 3) == _pysam_records(clean)
+    assert len(calls) == 3  # all of it read in bulk
+
+
+def test_a_bad_record_after_bulk_batches_names_its_line(tmp_path, small):
+    model, genome, _ = small
+    rows = [("chr1", 12 + i, ".", "G", "A") for i in range(7)] + [("chr1", "1x", ".", "G", "A")]
+    path = _vcf(tmp_path, rows)
+    with pytest.raises(ValueError, match=rf"{path}, line 10: cannot read this VCF record 'chr1"):
+        score_variants(model, path, genome, batch_size=3)
 
 
 def test_bad_input_says_where(tmp_path, small):

@@ -21,7 +21,9 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -373,7 +375,19 @@ def _parse_lines(blob: bytes, done: int, where: Callable[[int], str]) -> _Record
     if any((end <= begin).any() for begin, end in zip(lo, hi, strict=True)):
         raise _Unusual
     pos = _parse_digits(b, lo[1], hi[1])
-    chrom, ids, ref, alt = (_strings(blob, b, lo[j], hi[j]) for j in (0, 2, 3, 4))
+    ids, ref, alt = (_strings(blob, b, lo[j], hi[j]) for j in (2, 3, 4))
+    # CHROM: the same name in long runs (a sorted VCF); each run's name is read once.
+    same = np.zeros(len(starts), dtype=bool)
+    lengths = hi[0] - lo[0]
+    same[1:] = lengths[1:] == lengths[:-1]
+    for step in range(int(lengths.max(initial=0))):
+        same[1:] &= (
+            b[np.minimum(lo[0][1:] + step, hi[0][1:] - 1)]
+            == b[np.minimum(lo[0][:-1] + step, hi[0][:-1] - 1)]
+        )
+    heads = np.flatnonzero(~same)
+    names = _strings(blob, b, lo[0][heads], hi[0][heads])
+    chrom = names[np.cumsum(~same) - 1]
     ids[(hi[2] - lo[2] == 1) & (b[lo[2]] == ord("."))] = None
     # ALT: one allele each (the usual case), or several, or missing (.).
     commas = np.concatenate([[0], np.cumsum(b == ord(","))])
@@ -421,10 +435,15 @@ def _parse_digits(b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return (np.where(inside, values, 0) * 10 ** (width - 1 - columns)).sum(axis=1)
 
 
+_ASCII = np.array([chr(i) for i in range(128)], dtype=object)
+
+
 def _strings(blob: bytes, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``blob[lo:hi]`` of each row as ``str``, in an object array."""
     lengths = hi - lo
     width = int(lengths.max(initial=1))
+    if width == 1:  # SNV alleles: one of 128 strings each
+        return _ASCII[b[lo]]
     if width > _WIDE_FIELD:
         out = np.empty(len(lo), dtype=object)
         out[:] = [blob[a:z].decode("ascii") for a, z in zip(lo.tolist(), hi.tolist(), strict=True)]
@@ -590,8 +609,10 @@ def _gather(
             )
         return _GENOME_CODES[raw], origin
     parts, size = [], 0
-    for name in np.unique(chrom):
-        members = np.flatnonzero(chrom == name)
+    pd = import_optional("pandas", "genome", "score_variants")
+    which, names = pd.factorize(chrom)  # hashing, not sorting and comparing strings
+    for code, name in enumerate(names):
+        members = np.flatnonzero(which == code)
         order = members[np.argsort(lo[members], kind="stable")]
         reach = np.maximum.accumulate(hi[order])
         breaks = np.flatnonzero(lo[order][1:] > reach[:-1] + _FETCH_GAP) + 1
@@ -865,6 +886,21 @@ def _is_sequence(allele: str | None) -> bool:
     )
 
 
+@dataclass
+class _Prepared:
+    """A batch's rows to score (one per kept ALT allele) and their windows."""
+
+    records: _Records
+    rows: np.ndarray  # the record of each row
+    refs: np.ndarray
+    alts: np.ndarray
+    ref_match: np.ndarray
+    lengths: tuple[np.ndarray, np.ndarray]  # of REF and ALT
+    ref_windows: np.ndarray
+    alt_windows: np.ndarray
+    filled: np.ndarray
+
+
 def _score_batch(
     model: _Model,
     records: _Records,
@@ -877,6 +913,22 @@ def _score_batch(
     keep_windows: bool = False,
 ):
     """Score one batch of records: a DataFrame of effects (and the windows, if asked)."""
+    prepared = _prepare_batch(model, records, source, counts, on_ref_mismatch)
+    scanned = _scan(model, prepared.ref_windows, prepared.alt_windows, n_threads)
+    frame = _finish_batch(model, prepared, scanned, all_kernels, kind)
+    if keep_windows:
+        return frame, prepared.ref_windows, prepared.alt_windows
+    return frame
+
+
+def _prepare_batch(
+    model: _Model,
+    records: _Records,
+    source: _Genome | None,
+    counts: _Counts,
+    on_ref_mismatch: str,
+) -> _Prepared:
+    """The rows of a batch to score and their windows; the edge cases counted."""
     pd = import_optional("pandas", "genome", "score_variants")
     rows, alts = _alt_rows(records, counts)
     # Object arrays: taking rows of them is one vectorised step.
@@ -956,10 +1008,18 @@ def _score_batch(
     filled = np.maximum((ref_windows == _N).sum(axis=1), (alt_windows == _N).sum(axis=1))
     for j in np.flatnonzero(filled)[:1]:
         counts.add("filled", int(np.count_nonzero(filled)), records.where(rows[j]))
-
-    frame = _effects_frame(
-        model, ref_windows, alt_windows, (lr, alt_allele[2]), all_kernels, n_threads
+    return _Prepared(
+        records, rows, refs, alts, ref_match, (lr, alt_allele[2]), ref_windows, alt_windows, filled
     )
+
+
+def _finish_batch(
+    model: _Model, prepared: _Prepared, scanned: tuple, all_kernels: bool, kind: str
+) -> pd.DataFrame:
+    """The table of a prepared batch from its scan (:func:`_scan`)."""
+    pd = import_optional("pandas", "genome", "score_variants")
+    records, rows = prepared.records, prepared.rows
+    frame = _effects_frame(model, scanned, prepared.lengths, all_kernels)
     location = _LOCATION[kind]
     first_columns = {
         location[0]: _take(records.chrom, rows),
@@ -969,35 +1029,28 @@ def _score_batch(
     missing = pd.isna(first_columns["id"])
     if missing.any():
         first_columns["id"][missing] = "."
-    first_columns["ref"] = refs
-    first_columns["alt"] = alts
-    first_columns["ref_match"] = ref_match
+    first_columns["ref"] = prepared.refs
+    first_columns["alt"] = prepared.alts
+    first_columns["ref_match"] = prepared.ref_match
     frame = pd.concat([pd.DataFrame(first_columns), frame], axis=1)
-    frame["filled_n"] = filled.astype(np.int64)
+    frame["filled_n"] = prepared.filled.astype(np.int64)
     columns = location + _SCORE_COLUMNS
     if all_kernels:
         columns += [f"k{k}_diff" for k in range(model.n_kernels)]
-    frame = frame[columns]
-    if keep_windows:
-        return frame, ref_windows, alt_windows
-    return frame
+    return frame[columns]
 
 
 def _effects_frame(
     model: _Model,
-    ref_windows: np.ndarray,
-    alt_windows: np.ndarray,
+    scanned: tuple,
     lengths: tuple[np.ndarray, np.ndarray],
     all_kernels: bool,
-    n_threads: int = 1,
 ) -> pd.DataFrame:
-    """The score columns of scored windows."""
+    """The score columns of scanned windows (:func:`_scan`)."""
     pd = import_optional("pandas", "genome", "score_variants")
     module = model.module
-    n = len(ref_windows)
-    ref_best, ref_pos, alt_best, alt_pos, ref_mean, alt_mean = _scan(
-        model, ref_windows, alt_windows, n_threads
-    )
+    ref_best, ref_pos, alt_best, alt_pos, ref_mean, alt_mean = scanned
+    n = len(ref_best)
     contribution_ref, logit_ref = _head(module, ref_best, ref_mean)
     contribution_alt, logit_alt = _head(module, alt_best, alt_mean)
     diff = contribution_alt - contribution_ref
@@ -1100,20 +1153,49 @@ def _effect_batches(
     counts = _Counts()
     threads = torch.get_num_threads()
     empty = True
-    for records in batches:
-        empty = False
-        # The compiled scan on torch's threads, torch's small operations on one (its
-        # spin-waiting threads would only take the cores from the scan's).
+    # The compiled scan of a batch runs on its own thread (it releases the GIL) while this
+    # one reads and prepares the next batch and the caller writes the one before.
+    background = _fast_scan() is not None
+    pool = ThreadPoolExecutor(1, thread_name_prefix="deepprune-variants") if background else None
+    pending: deque = deque()  # (prepared batch, its scan or the future of it)
+
+    def finish() -> tuple[pd.DataFrame, int]:
+        """The oldest pending batch's table, and its number of records."""
+        prepared, scanned = pending.popleft()
+        # Torch's small operations on one thread (its spin-waiting threads would only
+        # take the cores from the compiled scan's).
         torch.set_num_threads(1)
         try:
-            frame = _score_batch(
-                resolved, records, source, counts, on_ref_mismatch, all_kernels, kind, threads
-            )
+            scanned = scanned.result() if background else scanned
+            frame = _finish_batch(resolved, prepared, scanned, all_kernels, kind)
         finally:
             torch.set_num_threads(threads)
-        yield frame
-        if progress is not None:
-            progress(len(records.ref))
+        return frame, len(prepared.records.ref)
+
+    try:
+        for records in batches:
+            empty = False
+            torch.set_num_threads(1)
+            try:
+                prepared = _prepare_batch(resolved, records, source, counts, on_ref_mismatch)
+            finally:
+                torch.set_num_threads(threads)
+            windows = (resolved, prepared.ref_windows, prepared.alt_windows, threads)
+            scanned = pool.submit(_scan, *windows) if background else _scan(*windows)
+            pending.append((prepared, scanned))
+            while len(pending) > (1 if background else 0):
+                frame, n_records = finish()
+                yield frame
+                if progress is not None:
+                    progress(n_records)
+        while pending:
+            frame, n_records = finish()
+            yield frame
+            if progress is not None:
+                progress(n_records)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     if empty:  # no record at all: a table with the columns, and no row
         pd = import_optional("pandas", "genome", "score_variants")
         columns = _LOCATION[kind] + _SCORE_COLUMNS

@@ -459,6 +459,8 @@ def test_the_text_reader_gives_what_pysam_gives(tmp_path, monkeypatch, compress)
     # is not plain (an empty ID) hands the rest of the file to pysam.
     rows = [
         ("chr1", 12, "rs1", "G", "A"),
+        ("chr10", 12, "rs2", "G", "A"),
+        ("chr2", 12, "rs3", "G", "A"),
         ("chr1", 13, ".", "g", "a"),
         ("chr1", 14, "a;b", "GT", "G,<DEL>"),
         ("chr2", 15, "x", "G", "."),
@@ -469,20 +471,20 @@ def test_the_text_reader_gives_what_pysam_gives(tmp_path, monkeypatch, compress)
         ("chr2", 20, "", "C", "T"),
         ("chr2", 21, "last", "C", "T"),
     ]
-    contigs = {"chr1": 100, "chr2": 100}
+    contigs = {"chr1": 100, "chr2": 100, "chr10": 100}
     path = _vcf(tmp_path, rows, compress=compress, contigs=contigs)
     expected = _pysam_records(path)
     assert len(expected) == len(rows)
     for batch_size in (1, 3, 100):
         assert _read_records(path, batch_size) == expected
-    clean = _vcf(tmp_path, rows[:8], "clean.vcf", compress=compress, contigs=contigs)
+    clean = _vcf(tmp_path, rows[:10], "clean.vcf", compress=compress, contigs=contigs)
     calls = []
     original = variants_module._parse_lines
     monkeypatch.setattr(
         variants_module, "_parse_lines", lambda *a: calls.append(1) or original(*a)
     )
     assert _read_records(clean, 3) == _pysam_records(clean)
-    assert len(calls) == 3  # all of it read in bulk
+    assert len(calls) == 4  # all of it read in bulk
 
 
 def test_a_bad_record_after_bulk_batches_names_its_line(tmp_path, small):

@@ -1019,33 +1019,32 @@ def _finish_batch(
     """The table of a prepared batch from its scan (:func:`_scan`)."""
     pd = import_optional("pandas", "genome", "score_variants")
     records, rows = prepared.records, prepared.rows
-    frame = _effects_frame(model, scanned, prepared.lengths, all_kernels)
     location = _LOCATION[kind]
-    first_columns = {
+    columns = {
         location[0]: _take(records.chrom, rows),
         location[1]: _take(records.pos_out, rows),
         "id": _take(records.ids, rows),
     }
-    missing = pd.isna(first_columns["id"])
+    missing = pd.isna(columns["id"])
     if missing.any():
-        first_columns["id"][missing] = "."
-    first_columns["ref"] = prepared.refs
-    first_columns["alt"] = prepared.alts
-    first_columns["ref_match"] = prepared.ref_match
-    frame = pd.concat([pd.DataFrame(first_columns), frame], axis=1)
-    frame["filled_n"] = prepared.filled.astype(np.int64)
-    columns = location + _SCORE_COLUMNS
+        columns["id"][missing] = "."
+    columns["ref"] = prepared.refs
+    columns["alt"] = prepared.alts
+    columns["ref_match"] = prepared.ref_match
+    columns.update(_effect_columns(model, scanned, prepared.lengths, all_kernels))
+    columns["filled_n"] = prepared.filled.astype(np.int64)
+    order = location + _SCORE_COLUMNS
     if all_kernels:
-        columns += [f"k{k}_diff" for k in range(model.n_kernels)]
-    return frame[columns]
+        order += [f"k{k}_diff" for k in range(model.n_kernels)]
+    return pd.DataFrame({name: columns[name] for name in order})  # one frame, built once
 
 
-def _effects_frame(
+def _effect_columns(
     model: _Model,
     scanned: tuple,
     lengths: tuple[np.ndarray, np.ndarray],
     all_kernels: bool,
-) -> pd.DataFrame:
+) -> dict[str, Any]:
     """The score columns of scanned windows (:func:`_scan`)."""
     pd = import_optional("pandas", "genome", "score_variants")
     module = model.module
@@ -1084,7 +1083,7 @@ def _effects_frame(
     if all_kernels:
         for k in range(model.n_kernels):
             columns[f"k{k}_diff"] = diff[:, k]
-    return pd.DataFrame(columns)
+    return columns
 
 
 def _probability(logits: np.ndarray) -> np.ndarray:

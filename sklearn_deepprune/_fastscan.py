@@ -25,7 +25,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 # Work (sequences x positions x channels, or x kernels x width) below which a call
 # stays on the calling thread: handing a part to another thread costs tens of
@@ -535,8 +536,87 @@ def scan_mean(
     ndarray of shape (n, K)
         ``mean_l act(max_s score[s, k, l])``, in the table's dtype.
     """
+    no_sharpness = np.empty(0, table.dtype)
+    return _scan_pool(
+        codes,
+        table,
+        n_channels,
+        kernel_size,
+        group,
+        n_strands,
+        activation,
+        slope,
+        cap,
+        no_sharpness,
+        n_threads,
+    )[0]
+
+
+def scan_soft_max(
+    codes: np.ndarray,
+    table: np.ndarray,
+    n_channels: int,
+    kernel_size: int,
+    group: int,
+    n_strands: int,
+    activation: int,
+    slope: float,
+    cap: float,
+    sharpness: np.ndarray,
+    n_threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each kernel's log-mean-exp of its activations over positions (``pooling="lse"``).
+
+    Parameters
+    ----------
+    codes, table, n_channels, kernel_size, group, n_strands, activation, slope, cap
+        As for :func:`scan_mean`.
+    sharpness : ndarray of shape (K,)
+        ``beta_k`` of each kernel, in the table's dtype.
+    n_threads : int, default=1
+        As for :func:`scan_mean`.
+
+    Returns
+    -------
+    pooled : ndarray of shape (n, K)
+        ``log(mean_l exp(beta_k a_kl)) / beta_k``, ``a`` the better strand's
+        activation at each position.
+    expected : ndarray of shape (n, K)
+        ``sum_l p_kl a_kl`` with ``p_kl = exp(beta_k a_kl) / sum_l exp(beta_k
+        a_kl)``: the derivative of ``beta_k * pooled`` w.r.t. ``beta_k``.
+    """
+    return _scan_pool(
+        codes,
+        table,
+        n_channels,
+        kernel_size,
+        group,
+        n_strands,
+        activation,
+        slope,
+        cap,
+        np.ascontiguousarray(sharpness, dtype=table.dtype),
+        n_threads,
+    )
+
+
+def _scan_pool(
+    codes,
+    table,
+    n_channels,
+    kernel_size,
+    group,
+    n_strands,
+    activation,
+    slope,
+    cap,
+    sharpness,
+    n_threads,
+):
+    """The mean (``sharpness`` empty) or log-mean-exp pooling, with the expected activation."""
     n, length = codes.shape
-    means = np.empty((n, table.shape[1] // n_strands), table.dtype)
+    pooled = np.empty((n, table.shape[1] // n_strands), table.dtype)
+    expected = np.empty_like(pooled) if sharpness.size else pooled[:0]
     parts = _parts(n, n * length * table.shape[1], n_threads, _MIN_SPLIT_SCAN)
     _run(
         _scan_mean,
@@ -551,10 +631,12 @@ def scan_mean(
             activation,
             slope,
             cap,
-            means[a:b],
+            sharpness,
+            pooled[a:b],
+            expected[a:b] if sharpness.size else expected,
         ),
     )
-    return means
+    return pooled, expected
 
 
 def mean_table_grad(
@@ -569,12 +651,16 @@ def mean_table_grad(
     slope: float,
     cap: float,
     n_threads: int = 1,
+    sharpness: np.ndarray | None = None,
+    pooled: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient of ``sum_nk grad[n, k] * mean[n, k]`` (:func:`scan_mean`) w.r.t. the table.
 
     Every window of every kernel has a gradient here (unlike after the
     maximum): ``grad[n, k] / L`` times the activation's slope at the window,
-    on the better strand (ties share it, as autograd's maximum does).
+    on the better strand (ties share it, as autograd's maximum does). With
+    ``sharpness``, the same for :func:`scan_soft_max`: window ``l``'s share
+    is ``grad[n, k] * p_kl``.
 
     Parameters
     ----------
@@ -585,6 +671,10 @@ def mean_table_grad(
     n_threads : int, default=1
         Threads to use (split over kernels, so the result does not depend on
         them, bit for bit).
+    sharpness : ndarray of shape (K,), optional
+        ``beta_k`` (:func:`scan_soft_max`); None: the mean.
+    pooled : ndarray of shape (n, K), optional
+        :func:`scan_soft_max`'s pooled scores, with ``sharpness``.
 
     Returns
     -------
@@ -595,6 +685,10 @@ def mean_table_grad(
     """
     n, length = codes.shape
     n_kernels = table.shape[1] // n_strands
+    if sharpness is None:
+        sharpness, pooled = np.empty(0, table.dtype), np.empty((0, 0), table.dtype)
+    sharpness = np.ascontiguousarray(sharpness, dtype=table.dtype)
+    pooled = np.ascontiguousarray(pooled, dtype=table.dtype)
     parts = _parts(n_kernels, n * length * table.shape[1], n_threads, _MIN_SPLIT_SCAN)
     results = _run(
         _mean_table_grad,
@@ -610,6 +704,8 @@ def mean_table_grad(
             activation,
             slope,
             cap,
+            sharpness,
+            pooled,
             a,
             b,
         ),
@@ -622,6 +718,36 @@ def mean_table_grad(
     grad_bias = np.concatenate([r[1].reshape(n_strands, -1) for r in results], axis=1)
     grad_bias = grad_bias.reshape(-1)
     return grad_table, grad_bias
+
+
+def _power_of_two(n, like):  # pragma: no cover - replaced by the overload below
+    """``2.0**n`` in the type of ``like``, for an integer ``n`` in the normal range."""
+    raise NotImplementedError
+
+
+@overload(_power_of_two, inline="always")
+def _power_of_two_overload(n, like):
+    if like == types.float32:
+        return lambda n, like: np.int32((n + 127) << 23).view(np.float32)
+    return lambda n, like: np.int64((n + 1023) << 52).view(np.float64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _exp_nonpositive(x):  # pragma: no cover - compiled
+    """``exp(x)`` for ``x <= log(L)``, branch-free so that loops over it vectorise.
+
+    Cody-Waite reduction ``x = n log 2 + r``, ``|r| <= log(2) / 2``, and a
+    degree-7 Taylor polynomial: a relative error of about 1e-7 (float32
+    rounding); below ``exp(-87)`` it returns ``exp(-87)``, which no sum of
+    one or more terms of 1 or above can hold in float32.
+    """
+    x = max(x, x * 0 - 87)
+    n = np.floor(x * 1.4426950408889634 + 0.5)
+    r = x - n * 0.693145751953125 - n * 1.4286068203094173e-06
+    p = 1 + r * (
+        1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r / 5040)))))
+    )
+    return p * _power_of_two(np.int32(n), x)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -645,9 +771,25 @@ def _activation_slope(value, activation, slope, cap):  # pragma: no cover - comp
 
 @njit(cache=True, nogil=True)
 def _scan_mean(
-    codes, table, n_channels, kernel_size, group, n_strands, activation, slope, cap, means
+    codes,
+    table,
+    n_channels,
+    kernel_size,
+    group,
+    n_strands,
+    activation,
+    slope,
+    cap,
+    sharpness,
+    means,
+    expected,
 ):  # pragma: no cover - compiled
-    """:func:`scan_mean` of a part of the sequences, into ``means``."""
+    """:func:`scan_mean` (``sharpness`` empty) or :func:`scan_soft_max` of a part, into ``means``.
+
+    The log-mean-exp runs online: per kernel the largest activation so far
+    ``top``, ``sum exp(beta (a - top))`` and ``sum exp(beta (a - top)) a``,
+    rescaled when ``top`` rises.
+    """
     n, length = codes.shape
     n_columns = table.shape[1]
     n_kernels = n_columns // n_strands
@@ -659,6 +801,11 @@ def _scan_mean(
     acc = np.empty(n_columns, table.dtype)
     slope = table.dtype.type(slope)
     cap = table.dtype.type(cap)
+    soft = sharpness.shape[0] > 0
+    top = np.empty(n_kernels, table.dtype)
+    weighted = np.empty(n_kernels, table.dtype)
+    # With sharpness: the sequence's activations, position by position, for a second pass.
+    values = np.empty((length if soft else 0, n_kernels), table.dtype)
     for i in range(n):
         _gmers(codes[i], n_channels, kernel_size, group, padded, gmer)
         total = means[i]
@@ -669,14 +816,47 @@ def _scan_mean(
                 value = acc[k]
                 for s in range(1, n_strands):
                     value = max(value, acc[s * n_kernels + k])
-                total[k] += _activate_one(value, activation, slope, cap)
+                value = _activate_one(value, activation, slope, cap)
+                if soft:
+                    values[pos, k] = value
+                else:
+                    total[k] += value
+        if not soft:
+            for k in range(n_kernels):
+                total[k] /= length
+            continue
+        top[:] = values[0]
+        for pos in range(1, length):
+            for k in range(n_kernels):
+                top[k] = max(top[k], values[pos, k])
+        weighted[:] = 0
+        for pos in range(length):
+            for k in range(n_kernels):
+                value = values[pos, k]
+                e = _exp_nonpositive(sharpness[k] * (value - top[k]))
+                total[k] += e
+                weighted[k] += e * value
         for k in range(n_kernels):
-            total[k] /= length
+            expected[i, k] = weighted[k] / total[k]
+            total[k] = top[k] + np.log(total[k] / length) / sharpness[k]
 
 
 @njit(cache=True, nogil=True)
 def _mean_table_grad(
-    codes, table, grad, n_channels, kernel_size, group, n_strands, activation, slope, cap, k0, k1
+    codes,
+    table,
+    grad,
+    n_channels,
+    kernel_size,
+    group,
+    n_strands,
+    activation,
+    slope,
+    cap,
+    sharpness,
+    pooled,
+    k0,
+    k1,
 ):  # pragma: no cover - compiled
     """:func:`mean_table_grad` for kernels ``k0 .. k1 - 1``: ``(rows, S * (k1 - k0))``, ``(.,)``.
 
@@ -696,6 +876,8 @@ def _mean_table_grad(
     acc = np.empty(columns, table.dtype)
     share = np.empty(columns, table.dtype)
     scale = np.empty(width, table.dtype)
+    weight = np.empty(width, table.dtype)
+    soft = sharpness.shape[0] > 0
     out = np.zeros((table.shape[0], columns), table.dtype)
     out_bias = np.zeros(columns, table.dtype)
     slope = table.dtype.type(slope)
@@ -716,14 +898,24 @@ def _mean_table_grad(
                     row = table[b * block_rows + gmer[pos + b * group]]
                     for k in range(width):
                         part[k] += row[first + k]
+            if soft:  # window l's weight in the log-mean-exp: exp(beta (a_l - pooled)) / L
+                for k in range(width):
+                    best = acc[k]
+                    for s in range(1, n_strands):
+                        best = max(best, acc[s * width + k])
+                    a = _activate_one(best, activation, slope, cap)
+                    weight[k] = _exp_nonpositive(sharpness[k0 + k] * (a - pooled[i, k0 + k]))
             if n_strands == 1:
                 for k in range(width):
-                    share[k] = scale[k] * _activation_slope(acc[k], activation, slope, cap)
+                    g = scale[k] * _activation_slope(acc[k], activation, slope, cap)
+                    share[k] = g * weight[k] if soft else g
             else:  # the better strand takes the gradient; a tie shares it (as autograd's max)
                 for k in range(width):
                     forward, reverse = acc[k], acc[width + k]
                     best = max(forward, reverse)
                     g = scale[k] * _activation_slope(best, activation, slope, cap)
+                    if soft:
+                        g = g * weight[k]
                     if forward == reverse:
                         g = g / 2
                     share[k] = g if forward == best else zero

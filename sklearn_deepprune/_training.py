@@ -191,6 +191,7 @@ def fused_step(
     dense = module.dense
     if (
         module.scanner == "conv"
+        or module.pooling == "lse"
         or y.dtype != weight.dtype
         or y.shape != (X.shape[0],)
         or not all(p.requires_grad for p in module.parameters())

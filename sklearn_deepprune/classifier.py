@@ -150,14 +150,18 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         other input. Measured on 15 ChIP-seq sets at 4 kernels, both strands
         raised the mean test AUC from 0.868 to 0.894 (see the user guide's
         Results). The strand used is in ``strand_``.
-    pooling : {"max", "max_avg"}, default="max"
+    pooling : {"max", "max_avg", "lse"}, default="max"
         How each kernel's activations are pooled over positions for the
         dense layer. ``"max"`` (the paper): its best score ``u_k``.
         ``"max_avg"`` (DeepBind's pooling): also its mean activation over
         positions ``a_k``, which counts weak sites and sequence composition;
         each kernel is still one motif, with two dense weights
-        (``dense_weight_`` and ``dense_mean_weight_``). See the user guide's
-        "The network".
+        (``dense_weight_`` and ``dense_mean_weight_``). ``"lse"``: a soft
+        maximum, ``log(mean_l exp(beta_k a_kl)) / beta_k``, with a sharpness
+        ``beta_k`` learned per kernel (``pool_sharpness_``): between the mean
+        and the maximum, it counts every site by its strength, as the
+        occupancy of a biophysical binding model does; one dense weight per
+        kernel. See the user guide's "The network".
     distill : float in [0, 1], default=0.0
         Distillation from the wide network: every stage after the first is
         fine-tuned on the soft targets ``(1 - distill) * y + distill * p``,
@@ -208,8 +212,13 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         The dense weight of each final kernel's best score ``u_k``.
     dense_mean_weight_ : ndarray of shape (n_kernels,)
         The dense weight of each final kernel's mean activation ``a_k``
-        (``pooling="max_avg"``); zeros with ``pooling="max"``. The logit is
+        (``pooling="max_avg"``); zeros with the other poolings. The logit is
         ``sum_k dense_weight_[k] u_k + dense_mean_weight_[k] a_k + bias``.
+    pool_sharpness_ : ndarray of shape (n_kernels,) or None
+        ``pooling="lse"``: each final kernel's sharpness ``beta_k`` (large:
+        close to its maximum; small: close to its mean); None otherwise.
+        With it, ``dense_weight_[k]`` weighs the pooled score
+        ``log(mean_l exp(beta_k a_kl)) / beta_k``.
     pruning_history_ : PruningHistory
         One dict per stage (see :class:`PruningHistory`); ``to_frame()`` gives
         a DataFrame.
@@ -514,6 +523,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.kernel_bias_ = module.conv.bias.detach().cpu().numpy().copy()
         self.dense_weight_ = _dense_weight(module)
         self.dense_mean_weight_ = _dense_mean_weight(module)
+        self.pool_sharpness_ = (
+            module.log_sharpness.detach().exp().cpu().numpy().copy()
+            if module.pooling == "lse"
+            else None
+        )
         return self
 
     def _fit_stages(self, X, y_train, data, valid):

@@ -519,9 +519,10 @@ ACTIVATIONS = ("relu", "leaky_capped")
 #: Which strands a kernel reads: the given sequence only, or it and its reverse complement.
 STRANDS = ("forward", "both")
 
-#: How a kernel's activations are pooled over positions: their maximum (the paper), or
-#: their maximum and their mean (DeepBind; see :mod:`sklearn_deepprune._meanpool`).
-POOLINGS = ("max", "max_avg")
+#: How a kernel's activations are pooled over positions: their maximum (the paper),
+#: their maximum and their mean (DeepBind; see :mod:`sklearn_deepprune._meanpool`), or
+#: a soft maximum with a learned sharpness per kernel (see :func:`soft_max_pool`).
+POOLINGS = ("max", "max_avg", "lse")
 
 
 def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
@@ -550,6 +551,33 @@ def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
     if activation == "leaky_capped":
         return F.leaky_relu(x, LEAKY_SLOPE).clamp(max=LEAKY_CAP)
     raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
+
+
+def soft_max_pool(activations: torch.Tensor, log_sharpness: torch.Tensor) -> torch.Tensor:
+    """Log-mean-exp pooling over positions, ``pooling="lse"``.
+
+    ``s_k = log(mean_l exp(beta_k a_kl)) / beta_k`` with ``beta_k =
+    exp(log_sharpness_k)``: the free energy of kernel ``k``'s sites in the
+    window, as a biophysical occupancy model sums over every position. It
+    lies between the mean (``beta -> 0``) and the maximum (``beta -> inf``)
+    of the activations; a window with several sites scores above one with a
+    single site of the same strength, and never above its best site.
+
+    Parameters
+    ----------
+    activations : torch.Tensor of shape (n, K, L)
+        Activations ``a`` of every kernel at every position.
+    log_sharpness : torch.Tensor of shape (K,)
+        ``log beta`` of each kernel.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, K)
+        The pooled scores.
+    """
+    beta = log_sharpness.exp()[:, None]
+    length = activations.shape[-1]
+    return (torch.logsumexp(activations * beta, dim=-1) - math.log(length)) / beta[:, 0]
 
 
 def reverse_complement_kernels(weight: torch.Tensor) -> torch.Tensor:
@@ -599,19 +627,23 @@ class MotifScanNet(nn.Module):
         reverse-complemented copy scans the sequence, sharing its weights),
         and its score is the maximum over both strands. Needs one-hot DNA in
         A, C, G, T order (``in_channels=4``).
-    pooling : {"max", "max_avg"}, default="max"
+    pooling : {"max", "max_avg", "lse"}, default="max"
         ``"max"`` (the paper): each kernel gives the dense layer its best
         score ``u_k``. ``"max_avg"`` (DeepBind): also its mean activation over
-        positions ``a_k``, with a second dense weight (see
-        :meth:`features`).
+        positions ``a_k``, with a second dense weight. ``"lse"``: a soft
+        maximum over positions with a learned sharpness per kernel (see
+        :func:`soft_max_pool` and :meth:`features`).
 
     Attributes
     ----------
     conv : torch.nn.Conv1d
         Holds the kernels ``(K, C, w)`` and their biases.
     dense : torch.nn.Linear
-        The output layer ``P * K -> 1`` (``P = 1`` for ``"max"``, 2 for
-        ``"max_avg"``: the weights of ``u`` first, then those of ``a``).
+        The output layer ``P * K -> 1`` (``P = 1`` for ``"max"`` and
+        ``"lse"``, 2 for ``"max_avg"``: the weights of ``u`` first, then those
+        of ``a``).
+    log_sharpness : torch.nn.Parameter of shape (K,)
+        ``pooling="lse"`` only: ``log beta_k`` of each kernel, initially 0.
     """
 
     def __init__(
@@ -647,10 +679,12 @@ class MotifScanNet(nn.Module):
         self.in_channels = in_channels
         self.conv = nn.Conv1d(in_channels, n_kernels, kernel_size)
         self.dense = nn.Linear(n_kernels * self.n_pools, 1)
+        if pooling == "lse":
+            self.log_sharpness = nn.Parameter(torch.zeros(n_kernels))
 
     @property
     def n_pools(self) -> int:
-        """Features per kernel: 1 for ``pooling="max"``, 2 for ``"max_avg"``."""
+        """Features per kernel: 1 for ``pooling="max"`` and ``"lse"``, 2 for ``"max_avg"``."""
         return 2 if self.pooling == "max_avg" else 1
 
     @property
@@ -754,7 +788,8 @@ class MotifScanNet(nn.Module):
 
         ``u`` (:meth:`kernel_scores`) for ``pooling="max"``; ``[u, a]`` for
         ``"max_avg"``, ``a_k`` the mean activation of kernel ``k`` over
-        positions (the better strand at each), ``mean_l act(z_kl)``.
+        positions (the better strand at each), ``mean_l act(z_kl)``; for
+        ``"lse"``, :func:`soft_max_pool` of those activations.
 
         Parameters
         ----------
@@ -765,6 +800,10 @@ class MotifScanNet(nn.Module):
         -------
         torch.Tensor of shape (n, P * K)
         """
+        if self.pooling == "lse":
+            from sklearn_deepprune._meanpool import soft_max_scores
+
+            return soft_max_scores(self, X)
         scores = self.kernel_scores(X)
         if self.pooling == "max":
             return scores

@@ -225,4 +225,6 @@ def shrink_network(module: MotifScanNet, keep) -> MotifScanNet:
         smaller.conv.bias.copy_(module.conv.bias[keep])
         smaller.dense.weight.copy_(module.dense.weight[:, columns])
         smaller.dense.bias.copy_(module.dense.bias)
+        if module.pooling == "lse":
+            smaller.log_sharpness.copy_(module.log_sharpness[keep])
     return smaller

@@ -83,7 +83,8 @@ def add_estimator_options(parser: argparse.ArgumentParser, sweep: bool = False) 
         choices=POOLINGS,
         default=None,
         help="max: each kernel's best site (the paper); max_avg: also its mean activation "
-        "(DeepBind's pooling) (the estimator's default)",
+        "(DeepBind's pooling); lse: a soft maximum over sites with a learned sharpness per "
+        "kernel (the estimator's default)",
     )
     group.add_argument(
         "--distill",

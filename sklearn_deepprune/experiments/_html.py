@@ -227,7 +227,7 @@ def fit_report_data(
     kernels: list[dict[str, Any]] = [
         {"kernel": k, "dense_weight": float(classifier.dense_weight_[k])} for k in range(n_kernels)
     ]
-    if getattr(classifier, "pooling", "max") != "max":
+    if getattr(classifier, "pooling", "max") == "max_avg":
         for entry, weight in zip(kernels, classifier.dense_mean_weight_, strict=True):
             entry["dense_mean_weight"] = float(weight)
     last = classifier.pruning_history_[-1]

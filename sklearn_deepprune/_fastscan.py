@@ -878,6 +878,8 @@ def _mean_table_grad(
     scale = np.empty(width, table.dtype)
     weight = np.empty(width, table.dtype)
     soft = sharpness.shape[0] > 0
+    beta = sharpness[k0:k1] if soft else sharpness
+    pooled_i = pooled[0, :0] if soft else np.empty(0, table.dtype)
     out = np.zeros((table.shape[0], columns), table.dtype)
     out_bias = np.zeros(columns, table.dtype)
     slope = table.dtype.type(slope)
@@ -886,6 +888,8 @@ def _mean_table_grad(
     for i in range(n):
         for k in range(width):
             scale[k] = grad[i, k0 + k] / length
+        if soft:
+            pooled_i = pooled[i, k0:k1]
         _gmers(codes[i], n_channels, kernel_size, group, padded, gmer)
         for pos in range(length):
             for s in range(n_strands):
@@ -899,12 +903,13 @@ def _mean_table_grad(
                     for k in range(width):
                         part[k] += row[first + k]
             if soft:  # window l's weight in the log-mean-exp: exp(beta (a_l - pooled)) / L
-                for k in range(width):
-                    best = acc[k]
-                    for s in range(1, n_strands):
-                        best = max(best, acc[s * width + k])
-                    a = _activate_one(best, activation, slope, cap)
-                    weight[k] = _exp_nonpositive(sharpness[k0 + k] * (a - pooled[i, k0 + k]))
+                weight[:] = acc[:width]
+                for s in range(1, n_strands):
+                    for k in range(width):
+                        weight[k] = max(weight[k], acc[s * width + k])
+                for k in range(width):  # (branch-free, so that it vectorises)
+                    a = _activate_one(weight[k], activation, slope, cap)
+                    weight[k] = _exp_nonpositive(beta[k] * (a - pooled_i[k]))
             if n_strands == 1:
                 for k in range(width):
                     g = scale[k] * _activation_slope(acc[k], activation, slope, cap)

@@ -85,45 +85,71 @@ def _grouped(table: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def translate(raw, code_of_byte, skip, out):  # pragma: no cover - compiled
-    """Codes of the FASTA bytes ``raw`` into ``out``, bytes with ``skip`` set left out.
+def translate(
+    raw, code_of_byte, column, line_bases, line_bytes, out
+):  # pragma: no cover - compiled
+    """Codes of the FASTA bytes ``raw`` into ``out``; return how many were written, -1 if bad.
 
-    Returns how many codes were written (at most ``len(out)``).
+    ``raw`` holds lines of ``line_bases`` bases in ``line_bytes`` bytes (as
+    the FASTA index says) and starts at base ``column`` of its line; the
+    bytes between lines must be line ends (``\\n``, ``\\r``), else -1.
     """
-    n = 0
-    for i in range(raw.shape[0]):
-        byte = raw[i]
-        if not skip[byte]:
-            if n == out.shape[0]:
-                break
-            out[n] = code_of_byte[byte]
-            n += 1
+    i = n = 0
+    total = out.shape[0]
+    while n < total and i < raw.shape[0]:
+        k = min(line_bases - column, total - n, raw.shape[0] - i)
+        for j in range(k):
+            out[n + j] = code_of_byte[raw[i + j]]
+        n += k
+        i += k
+        if n < total:
+            for j in range(i, min(i + line_bytes - line_bases, raw.shape[0])):
+                if raw[j] != 10 and raw[j] != 13:
+                    return -1
+            i += line_bytes - line_bases
+        column = 0
     return n
 
 
 @njit(cache=True, nogil=True)
+def byte_counts(raw, counts):  # pragma: no cover - compiled
+    """Add how often each byte value occurs in ``raw`` to ``counts`` (256,)."""
+    parts = np.zeros((4, 256), np.int64)  # 4 histograms: no chain of increments of one bin
+    n = raw.shape[0] - raw.shape[0] % 4
+    for i in range(0, n, 4):
+        parts[0, raw[i]] += 1
+        parts[1, raw[i + 1]] += 1
+        parts[2, raw[i + 2]] += 1
+        parts[3, raw[i + 3]] += 1
+    for i in range(n, raw.shape[0]):
+        parts[0, raw[i]] += 1
+    for v in range(256):
+        counts[v] += parts[0, v] + parts[1, v] + parts[2, v] + parts[3, v]
+
+
+@njit(cache=True, nogil=True)
 def gmers(codes, gmer):  # pragma: no cover - compiled
-    """``gmer[p]``: the look-up row (block 0) of the ``g``-mer at ``p``."""
+    """``gmer[p]``: where the look-up row (block 0) of the ``g``-mer at ``p`` starts (row * 8)."""
     for p in range(gmer.shape[0]):
         row = 0
         for i in range(GROUP - 1, -1, -1):
             row = row * N_CODES + codes[p + i]
-        gmer[p] = row
+        gmer[p] = row * 8
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _rows(t, gmer, first, stride, b0, n_blocks, acc):  # pragma: no cover - compiled
     """``acc`` plus the rows of blocks ``b0 .. n_blocks - 1``, ``b`` at ``first + b stride``."""
-    block_rows = N_CODES**GROUP
+    block = 8 * N_CODES**GROUP
     for b in range(b0, n_blocks):
-        acc = add8(acc, load8(t, (b * block_rows + gmer[first + b * stride]) * 8))
+        acc = add8(acc, load8(t, b * block + gmer[first + b * stride]))
     return acc
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _score(t, gmer, a, n_blocks):  # pragma: no cover - compiled
     """The 8 lanes' scores of the kernel window starting at ``a`` (bias in block 0)."""
-    return _rows(t, gmer, a, GROUP, 1, n_blocks, load8(t, gmer[a] * 8))
+    return _rows(t, gmer, a, GROUP, 1, n_blocks, load8(t, gmer[a]))
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -70,8 +70,6 @@ _ACTIVATIONS = ("relu", "leaky_capped")
 _CODE_OF_BYTE = np.full(256, 4, dtype=np.uint8)
 for _i, _base in enumerate(ALPHABET):
     _CODE_OF_BYTE[ord(_base)] = _CODE_OF_BYTE[ord(_base.lower())] = _i
-_LINE_END = np.zeros(256, dtype=np.bool_)
-_LINE_END[[ord("\n"), ord("\r")]] = True
 _SITE_HEADER = "#chrom\tstart\tend\tname\tscore\tstrand\tkernel_score\tp_value\n"
 
 
@@ -398,49 +396,66 @@ def _regions(fasta, genome: Path, regions) -> list[tuple[str, int, int]]:
     return [tuple(r) for r in merged]
 
 
-def _codes(fasta, chrom: str, size: int, lo: int, hi: int) -> np.ndarray:
-    """Base codes of ``chrom[lo:hi]``, 4 for N and for positions outside the chromosome.
+def _raw_bases(fasta, chrom: str, a: int, b: int) -> tuple[np.ndarray, tuple | None]:
+    """The FASTA bytes of ``chrom[a:b]`` and their line layout (None: no line ends in them).
 
-    A plain FASTA is read straight from its index's offsets (line ends left
-    out by a compiled pass); a bgzip one through pyfaidx.
+    A plain FASTA is read straight from its index's offsets, line ends
+    included (layout: the first base's column, bases and bytes per line); a
+    bgzip one through pyfaidx.
     """
-    from sklearn_deepprune import _trackscan
-
-    codes = np.full(hi - lo, 4, dtype=np.uint8)
-    a, b = max(lo, 0), min(hi, size)
-    if b <= a:
-        return codes
     faidx = fasta.faidx
     if faidx._bgzf:
         text = fasta.get_seq(chrom, a + 1, b).encode("ascii", "replace")
-        codes[a - lo : b - lo] = _CODE_OF_BYTE[np.frombuffer(text, dtype=np.uint8)]
-        return codes
+        return np.frombuffer(text, dtype=np.uint8), None
     record = faidx.index[chrom]
     first = record.offset + (a // record.lenc) * record.lenb + a % record.lenc
     last = record.offset + ((b - 1) // record.lenc) * record.lenb + (b - 1) % record.lenc
     with open(faidx.filename, "rb") as handle:
         handle.seek(first)
         raw = np.frombuffer(handle.read(last - first + 1), dtype=np.uint8)
-    written = _trackscan.translate(raw, _CODE_OF_BYTE, _LINE_END, codes[a - lo : b - lo])
+    return raw, (a % record.lenc, record.lenc, record.lenb)
+
+
+def _codes(fasta, chrom: str, size: int, lo: int, hi: int) -> np.ndarray:
+    """Base codes of ``chrom[lo:hi]``, 4 for N and for positions outside the chromosome."""
+    from sklearn_deepprune import _trackscan
+
+    codes = np.full(hi - lo, 4, dtype=np.uint8)
+    a, b = max(lo, 0), min(hi, size)
+    if b <= a:
+        return codes
+    raw, layout = _raw_bases(fasta, chrom, a, b)
+    if layout is None:
+        codes[a - lo : b - lo] = _CODE_OF_BYTE[raw]
+        return codes
+    written = _trackscan.translate(raw, _CODE_OF_BYTE, *layout, codes[a - lo : b - lo])
     if written != b - a:
-        raise ValueError(f"{faidx.filename}: {chrom} is shorter than its index says")
+        raise ValueError(
+            f"{fasta.faidx.filename}: {chrom} does not have the lines its index says (.fai); "
+            "remove the index to rebuild it"
+            if written < 0
+            else f"{fasta.faidx.filename}: {chrom} is shorter than its index says"
+        )
     return codes
 
 
 def _base_counts(genome: Path, chunks: list[_Chunk], n_jobs: int) -> np.ndarray:
     """Counts of A, C, G, T over the bases the chunks own (on ``n_jobs`` threads)."""
+    from sklearn_deepprune import _trackscan
     from sklearn_deepprune.datasets._peaks import open_genome
 
     def count(part: list[_Chunk]) -> np.ndarray:
         fasta = open_genome(genome)
-        total = np.zeros(5, dtype=np.int64)
+        counts = np.zeros(256, dtype=np.int64)  # of each byte; line ends count as N
         for chunk in part:
-            codes = _codes(fasta, chunk.chrom, chunk.size, chunk.own_lo, chunk.own_hi)
-            total += np.bincount(codes, minlength=5)
-        return total
+            a, b = max(chunk.own_lo, 0), min(chunk.own_hi, chunk.size)
+            if a < b:
+                _trackscan.byte_counts(_raw_bases(fasta, chunk.chrom, a, b)[0], counts)
+        return counts
 
     with ThreadPoolExecutor(n_jobs) as pool:
-        return sum(pool.map(count, [chunks[i::n_jobs] for i in range(n_jobs)]))[:4]
+        counts = sum(pool.map(count, [chunks[i::n_jobs] for i in range(n_jobs)]))
+    return np.bincount(_CODE_OF_BYTE, weights=counts, minlength=5)[:4].astype(np.int64)
 
 
 @dataclass
@@ -625,7 +640,7 @@ def _finish(plan: _Plan, result: dict) -> dict:
     """Add the probabilities, the sites with p-values and their BED lines (on the worker)."""
     result["probability"] = 1.0 / (1.0 + np.exp(-result["logit"].astype(np.float64)))
     result["sites"] = _chunk_sites(result, plan)
-    result["bed"] = "".join(_bed_lines(result["chrom"], result["sites"]))
+    result["bed"] = _bed_text(result["chrom"], result["sites"])
     return result
 
 
@@ -702,14 +717,23 @@ def check_scan_folder(output: str | os.PathLike) -> Path:
     return check_replaceable_folder(output, (), owner="'deepprune scan'")
 
 
-def _compress_sites(plain: Path, path: Path) -> None:
-    """Bgzip the sorted BED ``plain`` into ``path`` and tabix-index it; remove ``plain``."""
+def _open_sites(path: Path):
+    """The bgzip stream of the sites BED (its header written): compressed as it is written.
+
+    At level 1 (``bgzip -1``): five times faster than bgzip's default level,
+    for a file about a quarter larger.
+    """
     pysam = import_optional("pysam", "genome", "writing the sites BED")
-    try:
-        pysam.tabix_compress(str(plain), str(path), force=True)
-        pysam.tabix_index(str(path), preset="bed", force=True, keep_original=True)
-    finally:
-        plain.unlink(missing_ok=True)
+    handle = pysam.BGZFile(str(path), "wb1")
+    handle.write(_SITE_HEADER.encode())
+    return handle
+
+
+def _compress_sites(handle, path: Path) -> None:
+    """Finish the bgzip stream ``handle`` of the sorted BED ``path`` and tabix-index it."""
+    pysam = import_optional("pysam", "genome", "writing the sites BED")
+    handle.close()
+    pysam.tabix_index(str(path), preset="bed", force=True)
 
 
 # -- the scan --------------------------------------------------------------------------
@@ -976,18 +1000,17 @@ def _to_folder(scanned_chunks, summary, output: Path, sizes, plan: _Plan, settin
         for name in names:
             writers[name] = _TrackWriter(folder / f"{name}.bw", sizes, plan.step)
             stack.callback(writers[name].close)
-        plain = stack.enter_context(open(folder / "sites.bed", "w"))
-        plain.write(_SITE_HEADER)
+        sites_file = stack.enter_context(_open_sites(folder / "sites.bed.gz"))
         for found, probability, sites in scanned_chunks:
             where = found["chrom"], found["start"], found["end"]
             writers["binding"].add(*where, probability)
             for k in range(len(names) - 1):
                 writers[f"kernel_{k}"].add(*where, found["kernels"][:, k])
-            plain.write(found["bed"])  # streamed: memory stays flat
+            sites_file.write(found["bed"])  # streamed: memory stays flat
             n_bins += len(probability)
             n_sites += len(sites["start"])
-        stack.close()
-        _compress_sites(folder / "sites.bed", folder / "sites.bed.gz")
+        stack.close()  # (closing a closed BGZFile again is harmless)
+        _compress_sites(sites_file, folder / "sites.bed.gz")
         files = [f"{name}.bw" for name in names] + ["sites.bed.gz", "sites.bed.gz.tbi"]
         settings.update(n_bins=n_bins, n_sites=n_sites, files=files)
         write_atomic(folder / "scan.json", (to_json(settings, indent=1) + "\n").encode())
@@ -1020,18 +1043,11 @@ def _chunk_sites(found: dict, plan: _Plan) -> dict:
     }
 
 
-def _bed_lines(chrom: str, site: dict) -> Iterator[str]:
-    for start, end, name, score, strand, raw, p in zip(
-        site["start"],
-        site["end"],
-        site["name"],
-        site["score"],
-        site["strand"],
-        site["kernel_score"],
-        site["p_value"],
-        strict=True,
-    ):
-        yield f"{chrom}\t{start}\t{end}\t{name}\t{score}\t{strand}\t{raw:.6g}\t{p:.4g}\n"
+def _bed_text(chrom: str, site: dict) -> bytes:
+    """The BED lines of a chunk's sites (formatted from Python numbers: twice as fast)."""
+    columns = ("start", "end", "name", "score", "strand", "kernel_score", "p_value")
+    line = chrom.replace("{", "{{").replace("}", "}}") + "\t{}\t{}\t{}\t{}\t{}\t{:.6g}\t{:.4g}\n"
+    return "".join(map(line.format, *(site[c].tolist() for c in columns))).encode()
 
 
 def _frames(frames, site_frames, names, kernel_tracks):

@@ -1014,9 +1014,18 @@ def _prepare_batch(
 
 
 def _finish_batch(
-    model: _Model, prepared: _Prepared, scanned: tuple, all_kernels: bool, kind: str
-) -> pd.DataFrame:
-    """The table of a prepared batch from its scan (:func:`_scan`)."""
+    model: _Model,
+    prepared: _Prepared,
+    scanned: tuple,
+    all_kernels: bool,
+    kind: str,
+    as_columns: bool = False,
+) -> pd.DataFrame | dict[str, Any]:
+    """The table of a prepared batch from its scan (:func:`_scan`).
+
+    With ``as_columns``, its columns (a dict, in order) instead: what
+    ``deepprune variants`` writes without a DataFrame in between.
+    """
     pd = import_optional("pandas", "genome", "score_variants")
     records, rows = prepared.records, prepared.rows
     location = _LOCATION[kind]
@@ -1036,7 +1045,12 @@ def _finish_batch(
     order = location + _SCORE_COLUMNS
     if all_kernels:
         order += [f"k{k}_diff" for k in range(model.n_kernels)]
-    return pd.DataFrame({name: columns[name] for name in order})  # one frame, built once
+    columns = {name: columns[name] for name in order}
+    if as_columns:
+        if isinstance(records.pos_out, np.ndarray):  # read by the text reader: no objects
+            columns[location[1]] = records.pos_out[rows]
+        return columns
+    return pd.DataFrame(columns)  # one frame, built once
 
 
 def _effect_columns(
@@ -1138,8 +1152,12 @@ def _effect_batches(
     motif_names: Any = None,
     batch_size: int = 10_000,
     progress: Callable[[int], None] | None = None,
-) -> Iterator[pd.DataFrame]:
-    """:func:`score_variants` one batch of records at a time; the warnings at the end."""
+    as_columns: bool = False,
+) -> Iterator[pd.DataFrame | dict[str, Any]]:
+    """:func:`score_variants` one batch of records at a time; the warnings at the end.
+
+    With ``as_columns``, each batch is a dict of its columns (see :func:`_finish_batch`).
+    """
     if on_ref_mismatch not in ON_REF_MISMATCH:
         raise ValueError(
             f"on_ref_mismatch must be one of {ON_REF_MISMATCH}; got {on_ref_mismatch!r}"
@@ -1166,7 +1184,7 @@ def _effect_batches(
         torch.set_num_threads(1)
         try:
             scanned = scanned.result() if background else scanned
-            frame = _finish_batch(resolved, prepared, scanned, all_kernels, kind)
+            frame = _finish_batch(resolved, prepared, scanned, all_kernels, kind, as_columns)
         finally:
             torch.set_num_threads(threads)
         return frame, len(prepared.records.ref)
@@ -1200,7 +1218,7 @@ def _effect_batches(
         columns = _LOCATION[kind] + _SCORE_COLUMNS
         if all_kernels:
             columns += [f"k{k}_diff" for k in range(resolved.n_kernels)]
-        yield pd.DataFrame(columns=columns)
+        yield {name: [] for name in columns} if as_columns else pd.DataFrame(columns=columns)
     if source is not None and source.renamed:
         pairs = list(source.renamed.items())
         shown = ", ".join(f"{a} as {b}" for a, b in pairs[:3])

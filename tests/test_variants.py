@@ -578,6 +578,22 @@ def test_the_command_end_to_end(tmp_path, small, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_the_command_quotes_a_value_pyarrow_will_not_write(tmp_path, small, capsys):
+    # An ID with a quote: pyarrow's writer refuses it unquoted, pandas writes the batch.
+    model, genome, _ = small
+    save_model(model, tmp_path / "model.deepprune")
+    vcf = _vcf(tmp_path, [("chr1", 12, 'a"b', "G", "A"), ("chr1", 20, "rs2", "T", "C")])
+    out = tmp_path / "effects.tsv"
+    argv = ["variants", str(tmp_path / "model.deepprune"), vcf, "--genome", genome, "-o", str(out)]
+    assert main(argv) == 0
+    table = pd.read_csv(out, sep="\t")
+    assert table["id"].tolist() == ['a"b', "rs2"]
+    assert table["ref_match"].tolist() == [True, True]
+    expected = _score(model, vcf, genome)[0]
+    np.testing.assert_allclose(table["logit_diff"], expected["logit_diff"])
+    assert table["kernel"].tolist()[0] == expected["kernel"].tolist()[0]
+
+
 def test_the_command_says_what_is_wrong_in_one_line(tmp_path, small, capsys):
     model, genome, _ = small
     save_model(model, tmp_path / "model.deepprune")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import warnings
 from pathlib import Path
@@ -78,12 +77,13 @@ def run(args: argparse.Namespace) -> int:
                 all_kernels=args.all_kernels,
                 batch_size=args.batch_size,
                 progress=bar.update,
+                as_columns=True,
             )
-            for i, frame in enumerate(batches):
+            for i, columns in enumerate(batches):
                 if i == 0:
-                    out.write(("\t".join(frame.columns) + "\n").encode())
-                out.write(_tsv(frame, csv, options))
-                n_rows += len(frame)
+                    out.write(("\t".join(columns) + "\n").encode())
+                out.write(_tsv(columns, csv, options))
+                n_rows += len(next(iter(columns.values())))
     finally:
         bar.close()
     for warning in caught:
@@ -92,14 +92,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tsv(frame, csv, options) -> bytes:
-    """Tab-separated rows of ``frame`` (no header): pyarrow's writer, pandas' where it refuses."""
+def _tsv(columns: dict, csv, options) -> bytes:
+    """Tab-separated rows of a batch's columns (no header): pyarrow's writer, pandas' where
+    it refuses."""
     import pyarrow as pa
 
-    buffer = io.BytesIO()
+    buffer = pa.BufferOutputStream()
     try:
-        csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer, options)
+        table = pa.table({name: pa.array(values) for name, values in columns.items()})
+        csv.write_csv(table, buffer, options)
     except pa.ArrowInvalid:  # a value holds a tab or a quote: quoted by pandas instead
+        import pandas as pd
+
+        frame = pd.DataFrame(columns)
         frame = frame.assign(ref_match=frame["ref_match"].map({True: "true", False: "false"}))
         return frame.to_csv(sep="\t", index=False, header=False).encode()
-    return buffer.getvalue()
+    return buffer.getvalue().to_pybytes()

@@ -543,3 +543,30 @@ def test_bgzip_and_soft_masked_genomes(genome, tmp_path):
         found = scan_genome(pipe, other, step=9, progress=False)
         np.testing.assert_array_equal(found.track.to_numpy(), plain.track.to_numpy())
         np.testing.assert_array_equal(found.sites.to_numpy(), plain.sites.to_numpy())
+
+
+def test_crlf_genome_and_a_stale_index(genome, tmp_path):
+    """Windows line ends give the same scan; an index whose lines the FASTA lacks is an error."""
+    import os
+
+    text = open(genome).read()
+    crlf = tmp_path / "crlf.fa"
+    crlf.write_bytes(text.replace("\n", "\r\n").encode())
+    pipe = _model()
+    plain = scan_genome(pipe, genome, step=9, progress=False)
+    found = scan_genome(pipe, crlf, step=9, progress=False)
+    np.testing.assert_array_equal(found.track.to_numpy(), plain.track.to_numpy())
+    np.testing.assert_array_equal(found.sites.to_numpy(), plain.sites.to_numpy())
+    # The same bases in lines of 50 under the index of lines of 60 (kept newer than the FASTA).
+    stale = tmp_path / "stale.fa"
+    stale.write_bytes(open(genome, "rb").read())
+    open_genome(stale)  # writes stale.fa.fai
+    with open(stale, "wb") as handle:
+        fasta = open_genome(genome)
+        for name in fasta.keys():
+            letters = np.frombuffer(str(fasta[name][:]).encode(), dtype=np.uint8)
+            _write_fasta_record(handle, name, letters, line_width=50)
+    index = stale.with_name("stale.fa.fai")
+    os.utime(index, (os.path.getmtime(stale) + 10,) * 2)
+    with pytest.raises(ValueError, match=r"stale\.fa.*index"):
+        scan_genome(pipe, stale, step=9, progress=False, background=(0.25,) * 4)

@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.classifier import DeepPruneClassifier
 from sklearn_deepprune.encoding import ALPHABET, SequenceOneHotEncoder
-from sklearn_deepprune.network import MotifScanNet, activate, same_padding
+from sklearn_deepprune.network import MotifScanNet, activate, same_padding, soft_max_pool
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -693,12 +693,14 @@ def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray, n_threads: int = 1):
     (pre-activation maxima over positions; forward kernels, then reverse
     ones) and ``ref_mean, alt_mean`` of shape ``(n, K)`` (each kernel's mean
     activation over positions, the better strand at each; only computed for
-    ``pooling="max_avg"``, else None).
+    ``pooling="max_avg"``; for ``pooling="lse"`` each kernel's soft maximum
+    over positions instead, scanned in full by torch; else None).
     """
     module = model.module
     weight, bias = model.weight, model.bias
-    with_mean = _pools(module) == ("max", "mean")
-    fast = _fast_scan()
+    pools = _pools(module)
+    with_mean = pools == ("max", "mean")
+    fast = _fast_scan() if pools != ("lse",) else None  # the soft maximum reads every window
     if fast is not None and weight.dtype in (torch.float32, torch.float64):
         from sklearn_deepprune._fastscan import lookup_table
         from sklearn_deepprune.network import ACTIVATIONS, LEAKY_CAP, LEAKY_SLOPE, _group_size
@@ -728,13 +730,18 @@ def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray, n_threads: int = 1):
         X = _one_hot(codes, model.n_fill, weight.dtype)
         with torch.no_grad():
             raw = F.conv1d(F.pad(X, same_padding(model.kernel_size)), weight, bias)
-            if with_mean:
+            if with_mean or pools == ("lse",):
                 per_strand = raw.view(len(X), module.n_strands, module.n_kernels, -1)
-                means.append(activate(per_strand.amax(dim=1), module.activation).mean(2).numpy())
+                activations = activate(per_strand.amax(dim=1), module.activation)
+                if with_mean:
+                    means.append(activations.mean(2).numpy())
+                else:
+                    sharpness = module.log_sharpness.detach().to(activations.dtype)
+                    means.append(soft_max_pool(activations, sharpness).numpy())
         raw = raw.numpy()
         position = raw.argmax(axis=2)
         out += [np.take_along_axis(raw, position[:, :, np.newaxis], 2)[:, :, 0], position]
-    return tuple(out) + (tuple(means) if with_mean else (None, None))
+    return tuple(out) + (tuple(means) if means else (None, None))
 
 
 def _one_hot(codes: np.ndarray, n_fill: float, dtype=torch.float32) -> torch.Tensor:
@@ -752,7 +759,9 @@ def _pools(module: MotifScanNet) -> tuple[str, ...]:
         return ("max",)
     if pooling == "max_avg":
         return ("max", "mean")
-    raise NotImplementedError(f"score_variants does not know pooling={pooling!r}")
+    if pooling == "lse":
+        return ("lse",)
+    raise ValueError(f"score_variants cannot score a model with pooling={pooling!r}")
 
 
 def _head(
@@ -763,7 +772,8 @@ def _head(
     ``best`` is the maximum over positions of each scanned kernel ``(n, S * K)``
     (forward kernels, then reverse ones), as the network's max pool sees it;
     ``mean`` each kernel's mean activation ``(n, K)``, for the pooling that
-    also reads it. The network's own operations follow: the maximum over
+    also reads it (for ``pooling="lse"``, the soft maximum that replaces the
+    activated maximum). The network's own operations follow: the maximum over
     strands, the activation and the dense layer. A kernel's contribution is
     the sum of its dense weights times what they read of it (its activated
     maximum, and its mean activation), the logit the sum of the
@@ -781,7 +791,10 @@ def _head(
     dense_weight = module.dense.weight.detach().cpu()
     dense_bias = module.dense.bias.detach().cpu()
     with torch.no_grad():
-        features = [activate(raw.amax(dim=1).to(dense_weight.dtype), module.activation)]
+        if pools == ("lse",):  # the soft maximum, computed by the scan
+            features = [torch.from_numpy(np.ascontiguousarray(mean)).to(dense_weight.dtype)]
+        else:
+            features = [activate(raw.amax(dim=1).to(dense_weight.dtype), module.activation)]
         if "mean" in pools:
             features.append(torch.from_numpy(np.ascontiguousarray(mean)).to(dense_weight.dtype))
         features = torch.cat(features, dim=1)

@@ -78,6 +78,8 @@ def _random_model(strand="both", pooling="max", length=21, kernel_size=5, seed=0
         clf.net_.module_.dense.weight.copy_(
             torch.as_tensor(rng.normal(0, 2, (1, 3 * (1 + (pooling == "max_avg")))))
         )
+        if pooling == "lse":  # sharpnesses other than the initial 1
+            clf.net_.module_.log_sharpness.copy_(torch.as_tensor(rng.normal(0, 1, 3)))
     return make_pipeline(coder, clf)
 
 
@@ -199,7 +201,7 @@ def _check_against_decision_function(model, chromosome, rows, effects):
 
 
 @pytest.mark.parametrize("strand", ["both", "forward"])
-@pytest.mark.parametrize("pooling", ["max", "max_avg"])
+@pytest.mark.parametrize("pooling", ["max", "max_avg", "lse"])
 def test_equals_decision_function_on_windows_built_by_hand(tmp_path, scan_path, strand, pooling):
     rng = np.random.default_rng(1)
     model = _random_model(strand, pooling)

@@ -65,7 +65,11 @@ _PVALUE_BINS = 10_000
 _CHUNK_BYTES = 64 << 20
 _MAX_CHUNK = 1 << 22
 # The poolings scan_genome knows: what each pools over a window, in the dense layer's order.
-_POOLS = {"max": ("max",), "max_avg": ("max", "mean")}
+# "lse" (the soft maximum) reads every position of a window: each window is cut out and
+# scanned whole (_soft_max_features), so such models' tracks cost about a predict.
+_POOLS = {"max": ("max",), "max_avg": ("max", "mean"), "lse": ("lse",)}
+# Windows scanned at a time (pooling="lse").
+_WINDOW_BATCH = 2048
 _ACTIVATIONS = ("relu", "leaky_capped")
 _CODE_OF_BYTE = np.full(256, 4, dtype=np.uint8)
 for _i, _base in enumerate(ALPHABET):
@@ -188,6 +192,7 @@ class _Plan:
     kernel_tracks: bool
     pvalues: _PValues | None = None  # each kernel-strand's p-value table
     names: tuple[str, ...] = ()  # the kernels' names in the sites
+    soft: tuple | None = None  # pooling="lse" only: what _soft_max_features scans with
 
 
 def _columns(module, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,6 +231,56 @@ def _window_features(plan: _Plan, maxima: np.ndarray, means: np.ndarray | None) 
     """
     pooled = {"max": lambda: _activate(maxima, plan), "mean": lambda: means}
     return np.concatenate([pooled[pool]() for pool in plan.pools], axis=1)
+
+
+def _soft_max_features(plan: _Plan, codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each window's soft maximum per kernel ``(m, K)`` (``pooling="lse"``).
+
+    The soft maximum reads every position of a window, the cut ones at its
+    ends included, so each window's base codes are cut out and pooled by
+    the network's compiled scan (:func:`_fastscan.scan_soft_max`) on a
+    table with N as its own column (the encoder's ``unknown`` fill), in
+    batches of a fixed size; a window's value does not depend on its batch.
+    """
+    from sklearn_deepprune import _fastscan
+    from sklearn_deepprune.network import LEAKY_CAP, LEAKY_SLOPE
+
+    table, group, sharpness = plan.soft
+    out = np.empty((len(starts), plan.n_kernels), np.float32)
+    offsets = np.arange(plan.window)
+    for lo in range(0, len(starts), _WINDOW_BATCH):
+        window = np.ascontiguousarray(codes[starts[lo : lo + _WINDOW_BATCH, np.newaxis] + offsets])
+        pooled, _ = _fastscan.scan_soft_max(
+            window,
+            table,
+            5,
+            plan.width,
+            group,
+            plan.n_strands,
+            plan.activation,
+            LEAKY_SLOPE,
+            LEAKY_CAP,
+            sharpness,
+        )
+        out[lo : lo + len(window)] = pooled
+    return out
+
+
+def _soft_max_plan(module, unknown: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """What :func:`_soft_max_features` scans with: a look-up table, its group, ``beta``."""
+    from sklearn_deepprune import _fastscan
+    from sklearn_deepprune.network import _group_size
+
+    weight, bias = module._scan_parameters()  # forward kernels, then reverse ones
+    weight = weight.detach().cpu().float().numpy()
+    n_column = np.einsum("c,kcw->kw", unknown.astype(np.float32), weight)[:, np.newaxis]
+    extended = np.ascontiguousarray(np.concatenate([weight, n_column], axis=1))
+    group = _group_size(5, weight.shape[2])
+    table, finite = _fastscan.lookup_table(extended, bias.detach().cpu().float().numpy(), group)
+    sharpness = module.log_sharpness.detach().cpu().exp().float().numpy()
+    if not finite or not (np.isfinite(sharpness).all() and (sharpness > 0).all()):
+        raise ValueError("the model has weights or sharpnesses that are not finite")
+    return table, group, sharpness
 
 
 # -- p-values --------------------------------------------------------------------
@@ -622,7 +677,10 @@ def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
         maxima[i], means[i] = found[0][0], 0 if found[1] is None else found[1][0]
     if sites is not None:  # no regular bin: the sites alone
         hits = _pool(plan, codes, starts[:1], 1, sites)[2]
-    features = _window_features(plan, maxima[keep], means[keep])
+    if plan.soft is not None:
+        features = _soft_max_features(plan, codes, starts[keep])
+    else:
+        features = _window_features(plan, maxima[keep], means[keep])
     # Row by row in float64 (not a matrix product, whose rounding depends on the row
     # count), so that a bin's value does not depend on the chunks.
     logit = (features * plan.dense_weight.astype(np.float64)).sum(axis=1) + plan.dense_bias
@@ -948,6 +1006,8 @@ def scan_genome(
     )
     names = _kernel_names(n_kernels, matches)
     plan.pvalues, plan.names = pvalues, tuple(names)
+    if pools == ("lse",):
+        plan.soft = _soft_max_plan(module, unknown)
 
     total = sum(c.own_hi - c.own_lo for c in chunks)
     bar = tqdm(total=total, unit="bp", unit_scale=True, desc="scan", disable=not progress)

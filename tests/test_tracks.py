@@ -19,7 +19,7 @@ pytest.importorskip("numba")
 pyBigWig = pytest.importorskip("pyBigWig")
 pysam = pytest.importorskip("pysam")
 
-POOLINGS = ["max"] + (["max_avg"] if "pooling" in DeepPruneClassifier().get_params() else [])
+POOLINGS = ["max", "max_avg", "lse"]
 
 
 def _genome(path, lengths=(3000, 2111), n_runs=True, seed=0):
@@ -58,6 +58,8 @@ def _model(length=60, width=15, strand="both", activation="leaky_capped", poolin
     with torch.no_grad():
         for parameter in (module.conv.weight, module.conv.bias, module.dense.weight):
             parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        if pooling == "lse":  # sharpnesses other than the initial 1
+            module.log_sharpness.copy_(torch.randn(3, generator=generator))
     return pipe
 
 
@@ -121,8 +123,9 @@ def test_track_equals_predict_proba(genome, strand, pooling, length, width, step
     np.testing.assert_allclose(part["probability"], probability, rtol=1e-5, atol=1e-6)
 
 
-def test_chunks_do_not_change_the_result(genome):
-    pipe = _model()
+@pytest.mark.parametrize("pooling", ["max", "lse"])
+def test_chunks_do_not_change_the_result(genome, pooling):
+    pipe = _model(pooling=pooling)
     small = scan_genome(pipe, genome, step=5, chunk_size=17, progress=False, kernel_tracks=True)
     large = scan_genome(pipe, genome, step=5, progress=False, kernel_tracks=True, n_jobs=1)
     assert len(small.track) == len(large.track) > 0

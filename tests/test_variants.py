@@ -571,6 +571,12 @@ def test_the_command_end_to_end(tmp_path, small, capsys):
     assert table.columns.tolist() == expected.columns.tolist() and "k0_diff" in table.columns
     assert table["id"].tolist() == ["rs1", "rs1", "rs2"]
     np.testing.assert_allclose(table["logit_diff"], expected["logit_diff"])
+    # Numbers at the model's float32 precision: each reads back as a float32 value.
+    # (at most 9 significant digits, where a float64 copy's text has up to 17).
+    text = pd.read_csv(out, sep="\t", dtype=str)
+    for name in ("prob_ref", "prob_alt", "logit_ref", "logit_alt", "logit_diff", "k0_diff"):
+        digits = text[name].str.replace(r"^-?[0.]*|[.]|e.*$", "", regex=True).str.len()
+        assert (digits <= 9).all(), text[name].tolist()
     assert table["kernel"].tolist()[:2] == [0, 0] and np.isnan(table["kernel"][2])
     assert table["ref_match"].tolist() == [True, True, True]
     assert "deepprune: warning: 1 multi-allelic record(s) gave one row per ALT allele" in err

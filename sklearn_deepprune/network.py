@@ -725,7 +725,7 @@ class MotifScanNet(nn.Module):
             starting at ``l - (w - 1) // 2``, on either strand.
         """
         scores = activate(self._conv_scan(X), self.activation)
-        return scores.view(X.shape[0], self.n_strands, self.n_kernels, -1)
+        return scores.view(X.shape[0], self.n_strands, self.n_kernels, scores.shape[-1])
 
     def activations(self, X: torch.Tensor) -> torch.Tensor:
         """Activations of every kernel at every position (the better strand).

@@ -731,7 +731,7 @@ def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray, n_threads: int = 1):
         with torch.no_grad():
             raw = F.conv1d(F.pad(X, same_padding(model.kernel_size)), weight, bias)
             if with_mean or pools == ("lse",):
-                per_strand = raw.view(len(X), module.n_strands, module.n_kernels, -1)
+                per_strand = raw.view(len(X), module.n_strands, module.n_kernels, raw.shape[-1])
                 activations = activate(per_strand.amax(dim=1), module.activation)
                 if with_mean:
                     means.append(activations.mean(2).numpy())

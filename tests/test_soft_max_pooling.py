@@ -124,3 +124,13 @@ def test_other_poolings_have_no_sharpness(toy_onehot):
     ).fit(X, y)
     assert clf.pool_sharpness_ is None
     assert not hasattr(clf.net_.module_, "log_sharpness")
+
+
+@pytest.mark.parametrize("scanner", ["scan", "conv"])
+def test_an_empty_batch_gives_no_scores(scanner):
+    # The conv path reshaped (0, S * K, L) with -1 and failed; `deepprune variants` hit
+    # it with a batch whose records were all skipped.
+    net = MotifScanNet(3, 5, scanner=scanner, strand="both", pooling="lse")
+    with torch.no_grad():
+        assert net(torch.zeros(0, 4, 21)).shape == (0,)
+        assert net.features(torch.zeros(0, 4, 21)).shape == (0, 3)

@@ -742,3 +742,14 @@ def test_no_variants_give_a_table_without_rows(tmp_path, small, capsys):
     argv = ["variants", str(tmp_path / "model.deepprune"), vcf, "--genome", genome]
     assert main([*argv, "-o", str(out)]) == 0
     assert out.read_text() == "\t".join(["chrom", "pos", *SCORES]) + "\n"
+
+
+def test_an_lse_model_scores_a_batch_with_nothing_left(tmp_path):
+    # Every record skipped (a symbolic ALT): the torch scan of an lse model got an
+    # empty batch and failed to reshape it.
+    model = _random_model("both", "lse")
+    genome = _genome(tmp_path, {"chr1": "ACGT" * 20})
+    variants = pd.DataFrame({"chrom": ["chr1"], "pos": [5], "ref": ["A"], "alt": ["<DEL>"]})
+    effects, said = _score(model, variants, genome)
+    assert len(effects) == 0 and "logit_diff" in effects.columns
+    assert any("symbolic" in line for line in said)

@@ -694,13 +694,13 @@ def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray, n_threads: int = 1):
     ones) and ``ref_mean, alt_mean`` of shape ``(n, K)`` (each kernel's mean
     activation over positions, the better strand at each; only computed for
     ``pooling="max_avg"``; for ``pooling="lse"`` each kernel's soft maximum
-    over positions instead, scanned in full by torch; else None).
+    over positions instead, both windows scanned whole; else None).
     """
     module = model.module
     weight, bias = model.weight, model.bias
     pools = _pools(module)
     with_mean = pools == ("max", "mean")
-    fast = _fast_scan() if pools != ("lse",) else None  # the soft maximum reads every window
+    fast = _fast_scan()
     if fast is not None and weight.dtype in (torch.float32, torch.float64):
         from sklearn_deepprune._fastscan import lookup_table
         from sklearn_deepprune.network import ACTIVATIONS, LEAKY_CAP, LEAKY_SLOPE, _group_size
@@ -724,6 +724,18 @@ def _scan(model: _Model, ref: np.ndarray, alt: np.ndarray, n_threads: int = 1):
                 mean if with_mean else None,
                 n_threads,
             )
+            if pools == ("lse",):  # the soft maximum reads every window: both scanned whole
+                from sklearn_deepprune._fastscan import scan_soft_max
+
+                sharpness = module.log_sharpness.detach().exp().numpy().astype(table.dtype)
+                soft = [
+                    scan_soft_max(
+                        codes, table, 5, model.kernel_size, group, module.n_strands,
+                        *mean, sharpness, n_threads,
+                    )[0]
+                    for codes in (ref, alt)
+                ]  # fmt: skip
+                return out[:4] + tuple(soft)
             return out[:4] + ((out[4], out[5]) if with_mean else (None, None))
     out, means = [], []
     for codes in (ref, alt):

@@ -235,10 +235,11 @@ def test_equals_decision_function_on_windows_built_by_hand(tmp_path, scan_path, 
     assert filled[1] == 10 and filled[41] > 0 and filled[11] == 0 and filled[30] == 0
 
 
-def test_the_compiled_scan_equals_the_torch_scan(tmp_path, monkeypatch):
+@pytest.mark.parametrize("pooling", ["max_avg", "lse"])
+def test_the_compiled_scan_equals_the_torch_scan(tmp_path, monkeypatch, pooling):
     pytest.importorskip("numba")
     rng = np.random.default_rng(2)
-    model = _random_model("both", "max_avg", length=31, kernel_size=7)
+    model = _random_model("both", pooling, length=31, kernel_size=7)
     chromosome = "".join(rng.choice(list("ACGT"), 500))
     genome = _genome(tmp_path, {"chr1": chromosome})
     pos = rng.integers(1, 500, 300)

@@ -131,7 +131,12 @@ def main(argv=None) -> None:
     model = make_pipeline(
         SequenceOneHotEncoder(),
         DeepPruneClassifier(
-            n_kernels=4, n_prune_steps=2, kernel_size=15, max_epochs=1, random_state=0
+            n_kernels=4,
+            n_prune_steps=2,
+            kernel_size=15,
+            max_epochs=1,
+            pooling="max",
+            random_state=0,
         ),
     ).fit(data.train.sequences[:2000], data.train.target[:2000])
     save_model(model, folder / "model.deepprune")

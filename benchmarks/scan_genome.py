@@ -65,8 +65,15 @@ def fit_model(folder: Path) -> Path:
 
     files = make_genome_peaks(folder / "peaks", chromosome_length=50_000, random_state=0)
     data = load_peaks(files.peaks, files.genome, random_state=0)
+    # Max pooling: the fast scan (an lse model's windows are each scanned whole, the guide says).
     clf = DeepPruneClassifier(
-        n_kernels=4, n_prune_steps=2, kernel_size=15, max_epochs=5, strand="both", random_state=0
+        n_kernels=4,
+        n_prune_steps=2,
+        kernel_size=15,
+        max_epochs=5,
+        strand="both",
+        pooling="max",
+        random_state=0,
     )
     pipe = make_pipeline(SequenceOneHotEncoder(), clf).fit(data.train.sequences, data.train.target)
     return save_model(pipe, folder / "model.deepprune")

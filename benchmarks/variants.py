@@ -133,6 +133,9 @@ def main(argv=None) -> None:
     parser.add_argument("--genome-mb", type=float, default=100)
     parser.add_argument("--plain", type=int, default=200_000, help="variants the plain runs on")
     parser.add_argument("--keep", default=None, help="folder to keep (and reuse) the files in")
+    parser.add_argument(
+        "--pooling", default="max", help="the model's pooling (max; lse: the soft maximum)"
+    )
     parser.add_argument("--run-plain", nargs=5, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_plain:  # the child process of the plain approach
@@ -164,7 +167,12 @@ def main(argv=None) -> None:
     model = make_pipeline(
         SequenceOneHotEncoder(),
         DeepPruneClassifier(
-            n_kernels=4, n_prune_steps=2, max_epochs=3, strand="both", random_state=0
+            n_kernels=4,
+            n_prune_steps=2,
+            max_epochs=3,
+            strand="both",
+            pooling=args.pooling,
+            random_state=0,
         ),
     ).fit(data.train.sequences, data.train.target)
     save_model(model, folder / "model.deepprune")
@@ -172,6 +180,7 @@ def main(argv=None) -> None:
     auc = model.score(data.test.sequences, data.test.target)
     print(
         f"model: {module.n_kernels} kernels of {module.kernel_size}, strand={module.strand}, "
+        f"pooling={module.pooling}, "
         f"{model[0].length_}-bp windows, test AUC {auc:.3f} "
         f"({time.perf_counter() - start:.1f} s to fit)"
     )

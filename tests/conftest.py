@@ -58,6 +58,7 @@ def cgt_classifier(X, strand="forward"):
         max_epochs=0,
         activation="relu",
         strand=strand,
+        pooling="max",  # the logits above are those of the maximum
         random_state=0,
     ).fit(X, [1, 0, 1, 0])
     module = clf.net_.module_

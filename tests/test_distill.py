@@ -24,7 +24,9 @@ def test_soft_targets_mix_labels_and_teacher_on_the_training_rows_only():
 
 def test_distillation_changes_the_pruned_stages_not_the_wide_one(toy_onehot):
     X, y, X_test, _ = toy_onehot
-    params = dict(n_kernels=2, n_prune_steps=2, kernel_size=8, max_epochs=8, random_state=0)
+    params = dict(
+        n_kernels=2, n_prune_steps=2, kernel_size=8, max_epochs=8, pooling="max", random_state=0
+    )
     plain = DeepPruneClassifier(**params).fit(X, y)
     taught = DeepPruneClassifier(distill=0.7, **params).fit(X, y)
     (_, wide_plain), *pruned_plain = plain.staged_decision_function(X_test)

@@ -485,7 +485,8 @@ def test_fused_kernels_run_in_a_forked_child(monkeypatch):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_estimator_fits_the_same_with_and_without_the_fused_kernels(monkeypatch):
+@pytest.mark.parametrize("pooling", ["max", "lse"])
+def test_estimator_fits_the_same_with_and_without_the_fused_kernels(monkeypatch, pooling):
     pytest.importorskip("numba")
     from sklearn_deepprune import DeepPruneClassifier
 
@@ -493,6 +494,7 @@ def test_estimator_fits_the_same_with_and_without_the_fused_kernels(monkeypatch)
     y = np.random.RandomState(0).randint(0, 2, len(X))
     X[y == 1, :, 10:15] = np.eye(4, dtype=np.uint8)[:, [0, 2, 1, 3, 3]]  # a motif
     params = dict(n_kernels=2, n_prune_steps=2, kernel_size=5, max_epochs=5, batch_size=16)
+    params["pooling"] = pooling
     params["random_state"] = 0
     fused = DeepPruneClassifier(**params).fit(X, y)
     assert network._FAST is not None and network._FAST is not False

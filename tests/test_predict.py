@@ -6,12 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from conftest import FAST, SHARED_DATA, TINY, TOY_MOTIF, run_cli
 from sklearn.pipeline import make_pipeline
 
 from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder, save_model
 from sklearn_deepprune.encoding import reverse_complement
-from sklearn_deepprune.network import same_padding
+from sklearn_deepprune.network import activate, same_padding
 
 
 def _read_tsv(path):
@@ -95,7 +96,8 @@ def _brute_force_sites(pipeline, sequences):
             for strand, kernel in weights.items():
                 for start in range(x.shape[1] - width + 1):
                     score = (kernel[k] * x[:, start : start + width]).sum() + clf.kernel_bias_[k]
-                    candidates.append((max(score, 0.0), strand, start - left))
+                    activated = activate(torch.tensor(float(score)), clf.activation)
+                    candidates.append((float(activated), strand, start - left))
             score, strand, start = max(candidates, key=lambda c: c[0])
             row.append((start, strand, score))
         best.append(row)

@@ -121,7 +121,9 @@ def test_stage_nets_train_through_the_fused_step(monkeypatch):
     monkeypatch.setattr(_training, "fused_step", counting)
     X = _one_hot_with_gaps(64, 30, 1).numpy()
     y = np.arange(64) % 2
-    DeepPruneClassifier(n_kernels=2, n_prune_steps=1, max_epochs=2, random_state=0).fit(X, y)
+    DeepPruneClassifier(
+        n_kernels=2, n_prune_steps=1, max_epochs=2, pooling="max", random_state=0
+    ).fit(X, y)
     assert calls and all(call is not None for call in calls)
 
 

@@ -55,7 +55,7 @@ def fit_folder(tmp_path_factory):
     assert main(argv) == 0
     model = root / "model"
     argv = ["fit", str(data), "-o", str(model), "-q", "--n-kernels", "4", "--no-matches"]
-    assert main([*argv, *TINY, "--seed", "3"]) == 0
+    assert main([*argv, *TINY, "--seed", "3", "--pooling", "lse"]) == 0
     return model
 
 
@@ -73,6 +73,7 @@ def test_fit_writes_a_page_with_every_section(fit_folder):
     assert page.root["data-complete"] == "true" and "incomplete" not in page.ids
     assert set(SECTIONS) <= set(page.ids)
     assert page.kernel_rows == 4
+    assert text.count("(soft maximum, sharpness ") == 4  # each kernel's, pooling="lse"
     assert [f"kernel-{k}" for k in range(4)] == [i for i in page.ids if re.match(r"kernel-\d", i)]
     metrics = json.loads((fit_folder / "metrics.json").read_text())
     parts = metrics["report"]["data"]["parts"]

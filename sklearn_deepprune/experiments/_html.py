@@ -646,6 +646,7 @@ def _kernel_rows(metrics, report, model, motifs, matches, problems: _Problems) -
     if not entries and motifs:
         entries = [{"kernel": k} for k in range(len(motifs))]
     criterion = (metrics.get("params") or {}).get("criterion", "?")
+    sharpness = getattr(classifier, "pool_sharpness_", None)  # pooling="lse" only
     loss_part = report.get("data", {}).get("loss_part", "validation")
     edges = report.get("position_edges")
     header = [
@@ -681,6 +682,13 @@ def _kernel_rows(metrics, report, model, motifs, matches, problems: _Problems) -
                 f'<td class="num">{entry["dense_weight"]:.3g} <span class="small">(mean: '
                 f"{entry['dense_mean_weight']:.3g})</span></td>"
             )
+        elif (
+            entry.get("dense_weight") is not None and sharpness is not None and k < len(sharpness)
+        ):
+            cells.append(
+                f'<td class="num">{entry["dense_weight"]:.3g} <span class="small">(soft '
+                f"maximum, sharpness {float(sharpness[k]):.3g})</span></td>"
+            )
         else:
             cells.append(_cell(entry.get("dense_weight")))
         if entry.get("importance") is not None:
@@ -709,7 +717,8 @@ def _kernel_rows(metrics, report, model, motifs, matches, problems: _Problems) -
         "(positive: the model needs it). Sites: a sequence has a site of a kernel when its best "
         "window scores above half the kernel's best over the test part (as for the logos). "
         "Importance: the criterion's value at the last pruning step, ranked among the kernels "
-        "it chose from.</p>"
+        "it chose from. Sharpness (soft-maximum pooling): large, the kernel reads its best "
+        "site only; small, it counts its weaker sites as well.</p>"
     )
     return (
         '<section id="kernels"><h2>Kernels</h2>'

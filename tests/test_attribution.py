@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from conftest import cgt_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
@@ -175,3 +176,20 @@ def test_plot_attribution_errors():
         plot_attribution(np.zeros((4, 5)), "ACG")
     with pytest.raises(ValueError, match="start, end"):
         plot_attribution(np.zeros((4, 5)), X[0], highlight=[(1,)])
+
+
+@pytest.mark.parametrize("pooling", ["max_avg", "lse"])
+def test_gradient_x_input_of_other_poolings_is_autograd_times_input(toy_onehot, pooling):
+    # Its conv copy of the network was built without the pooling: the lse sharpness and
+    # the mean's dense weights did not load into it.
+    pytest.importorskip("tangermeme")
+    X, y, X_test, _ = toy_onehot
+    clf = DeepPruneClassifier(
+        n_kernels=2, n_prune_steps=1, kernel_size=8, max_epochs=2, pooling=pooling, random_state=0
+    ).fit(X, y)
+    attributions = gradient_x_input(clf, X_test[:3])
+    module = clf.net_.module_
+    module.scanner = "conv"  # the one that differentiates with respect to the input
+    inputs = torch.as_tensor(X_test[:3], dtype=torch.float32).requires_grad_(True)
+    (grad,) = torch.autograd.grad(module(inputs).sum(), inputs)
+    np.testing.assert_allclose(attributions, (grad * inputs).detach().numpy(), atol=1e-5)

@@ -202,6 +202,7 @@ def gradient_x_input(
         "conv",
         activation=module.activation,
         strand=module.strand,
+        pooling=module.pooling,
     )
     conv.load_state_dict(module.state_dict())
     device = module.conv.weight.device

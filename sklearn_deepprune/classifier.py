@@ -150,12 +150,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         other input. Measured on 15 ChIP-seq sets at 4 kernels, both strands
         raised the mean test AUC from 0.868 to 0.894 (see the user guide's
         Results). The strand used is in ``strand_``.
-    pooling : {"max", "max_avg", "lse"}, default="lse"
+    pooling : {"max", "max_avg", "lse"}, default="max"
         How each kernel's activations are pooled over positions for the
-        dense layer. ``"lse"`` (the default; see below) keeps far
-        more of the wide network's accuracy at 4 kernels on ChIP-seq sets
-        than the paper's maximum, and trains several times slower (user
-        guide, Results). ``"max"`` (the paper): its best score ``u_k``.
+        dense layer. ``"max"`` (the paper): its best score ``u_k``.
         ``"max_avg"`` (DeepBind's pooling): also its mean activation over
         positions ``a_k``, which counts weak sites and sequence composition;
         each kernel is still one motif, with two dense weights
@@ -164,7 +161,10 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         ``beta_k`` learned per kernel (``pool_sharpness_``): between the mean
         and the maximum, it counts every site by its strength, as the
         occupancy of a biophysical binding model does; one dense weight per
-        kernel. See the user guide's "The network".
+        kernel. With the paper's training budget it keeps far more of the
+        wide network's accuracy at 4 kernels on ChIP-seq than the maximum,
+        but it trains several times slower and can fail to learn from small
+        data or small budgets (user guide, "The network" and Results).
     distill : float in [0, 1], default=0.0
         Distillation from the wide network: every stage after the first is
         fine-tuned on the soft targets ``(1 - distill) * y + distill * p``,
@@ -293,7 +293,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         activation="leaky_capped",
         strand="auto",
-        pooling="lse",
+        pooling="max",
         distill=0.0,
         scanner="auto",
         device="cpu",

@@ -121,6 +121,7 @@ def test_fit_fasta_of_peaks_uses_shuffled_negatives(tmp_path, capsys):
     assert 0 <= metrics["test_auc"] <= 1
 
 
+@pytest.mark.slow  # whole CLI fits: kept out of the fast run's time
 def test_warnings_are_one_line(tmp_path, capsys):
     _fit_peak_fasta(tmp_path)  # the loader warns about the duplicated peaks
     err = capsys.readouterr().err

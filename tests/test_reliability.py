@@ -191,6 +191,7 @@ def test_absurd_wide_network_is_refused_before_allocating(onehot, steps):
 # -- 4. the output folder is checked first --------------------------------------------------
 
 
+@pytest.mark.slow  # a subprocess: the interpreter's start-up is most of it
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 def test_cli_fit_unwritable_output_fails_before_reading_data(tmp_path):
     # The data does not exist: the output error shows that it comes first.
@@ -202,6 +203,7 @@ def test_cli_fit_unwritable_output_fails_before_reading_data(tmp_path):
     )
 
 
+@pytest.mark.slow  # a subprocess: the interpreter's start-up is most of it
 def test_cli_fit_output_that_is_a_file_fails_before_reading_data(tmp_path):
     existing = tmp_path / "model.txt"
     existing.write_text("keep me")
@@ -229,6 +231,7 @@ def _assert_one_line_error(done, *fragments):
         assert fragment in done.stderr
 
 
+@pytest.mark.slow  # a subprocess: the interpreter's start-up is most of it
 def test_cli_truncated_gzip_is_a_one_line_error(tmp_path):
     sequences, labels = _random_records(40)
     data = _write_690(tmp_path / "train.data.gz", sequences, labels, gz=True)
@@ -237,6 +240,7 @@ def test_cli_truncated_gzip_is_a_one_line_error(tmp_path):
     _assert_one_line_error(done, str(data), "truncated or corrupt")
 
 
+@pytest.mark.slow  # a subprocess: the interpreter's start-up is most of it
 @pytest.mark.parametrize(
     ("device", "message"),
     [("cuda", "CUDA is not available"), ("nonsense", "'nonsense' is not a torch device")],

@@ -303,6 +303,7 @@ def _fake_compare(found, targets="JASPAR", **kwargs):
     )
 
 
+@pytest.mark.slow  # whole CLI fits: kept out of the fast run's time
 def test_refit_without_matches_leaves_no_stale_matches(tmp_path, capsys, monkeypatch):
     pytest.importorskip("logomaker")
     from sklearn_deepprune import motifs

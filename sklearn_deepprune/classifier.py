@@ -406,29 +406,40 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             verbose=int(self.verbose >= 2),
         )
 
-    def _train_stage(self, module, lr, data, valid, train=True):
-        """Train ``module`` on the dataset ``data`` as one stage; return the net and a row."""
+    def _train_stage(self, module, lr, data, valid, train=True, warm_up=False):
+        """Train ``module`` on the dataset ``data`` as one stage; return the net and a row.
+
+        ``warm_up`` (the first stage of a ``pooling="lse"`` fit): train under the
+        maximum until early stopping, then go on under the soft maximum.
+        """
         start = time.perf_counter()
-        net = self._make_net(module, lr, valid)
-        if train and self.max_epochs > 0:
-            # skorch takes any KeyboardInterrupt for "stop this stage" (early
-            # stopping raises one); Ctrl-C must stop the whole fit.
-            sample = torch.as_tensor(data.dataset.X[data.indices[:64]]).to(self.device)
-            with noting_interrupts() as interrupted, _fused_scan_threads(module, sample):
-                net.fit(data, None)
-            if interrupted:
-                raise KeyboardInterrupt
-        else:
-            net.initialize()
-        epochs = len(net.history)
+        pooling = module.pooling
+        phases = ["max", pooling] if warm_up and pooling == "lse" else [pooling]
+        epochs = 0
+        for phase in phases:
+            module.pooling = phase
+            net = self._make_net(module, lr, valid)
+            if train and self.max_epochs > 0:
+                # skorch takes any KeyboardInterrupt for "stop this stage" (early
+                # stopping raises one); Ctrl-C must stop the whole fit.
+                sample = torch.as_tensor(data.dataset.X[data.indices[:64]]).to(self.device)
+                with noting_interrupts() as interrupted, _fused_scan_threads(module, sample):
+                    net.fit(data, None)
+                if interrupted:
+                    module.pooling = pooling
+                    raise KeyboardInterrupt
+            else:
+                net.initialize()
+            module = net.module_
+            epochs += len(net.history)
         key = "valid_loss" if valid is not None else "train_loss"
-        losses = net.history[:, key] if epochs else []
+        losses = net.history[:, key] if len(net.history) else []
         row = {
             "n_kernels": module.n_kernels,
             "lr": lr,
             "fine_tuned": bool(train),
             "epochs": epochs,
-            "best_valid_loss": float(min(losses)) if epochs else float("nan"),
+            "best_valid_loss": float(min(losses)) if len(losses) else float("nan"),
             "seconds": time.perf_counter() - start,
         }
         return net, row
@@ -567,7 +578,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
                 data_soft = _distilled(data, teacher, self.distill)
             if step > 0 and self.distill > 0:
                 fitted_on = data_soft
-            self.net_, row = self._train_stage(module, lr, fitted_on, valid, train=train)
+            self.net_, row = self._train_stage(
+                module, lr, fitted_on, valid, train=train, warm_up=step == 0
+            )
             row.update(
                 stage=step,
                 valid_auc=_subset_auc(self.net_.module_, X, valid),

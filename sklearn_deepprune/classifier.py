@@ -150,7 +150,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         other input. Measured on 15 ChIP-seq sets at 4 kernels, both strands
         raised the mean test AUC from 0.868 to 0.894 (see the user guide's
         Results). The strand used is in ``strand_``.
-    pooling : {"max", "max_avg", "lse"}, default="max"
+    pooling : {"max", "max_avg", "lse"}, default="lse"
         How each kernel's activations are pooled over positions for the
         dense layer. ``"max"`` (the paper): its best score ``u_k``.
         ``"max_avg"`` (DeepBind's pooling): also its mean activation over
@@ -161,10 +161,12 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         ``beta_k`` learned per kernel (``pool_sharpness_``): between the mean
         and the maximum, it counts every site by its strength, as the
         occupancy of a biophysical binding model does; one dense weight per
-        kernel. With the paper's training budget it keeps far more of the
-        wide network's accuracy at 4 kernels on ChIP-seq than the maximum,
-        but it trains several times slower and can fail to learn from small
-        data or small budgets (user guide, "The network" and Results).
+        kernel. The first stage is trained under the maximum until early
+        stopping, then under the soft maximum (so it learns from small data
+        and budgets as fast as the maximum). It keeps far more of the wide
+        network's accuracy at 4 kernels on ChIP-seq than the maximum, and
+        trains several times slower (user guide, "The network" and Results);
+        ``"max"`` is the paper's network and the fast one.
     distill : float in [0, 1], default=0.0
         Distillation from the wide network: every stage after the first is
         fine-tuned on the soft targets ``(1 - distill) * y + distill * p``,
@@ -293,7 +295,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         activation="leaky_capped",
         strand="auto",
-        pooling="max",
+        pooling="lse",
         distill=0.0,
         scanner="auto",
         device="cpu",

@@ -523,11 +523,11 @@ STRANDS = ("forward", "both")
 #: their maximum and their mean (DeepBind; see :mod:`sklearn_deepprune._meanpool`), or
 #: a soft maximum with a learned sharpness per kernel (see :func:`soft_max_pool`).
 POOLINGS = ("max", "max_avg", "lse")
-#: ``beta_k`` of every kernel before training, ``pooling="lse"``. Started at 1 (between
-#: the mean and the maximum), the measured ChIP-seq gains hold (user guide, Results);
-#: started at 4 (near the maximum), small-budget fits learn as fast as with the maximum
-#: but the kernels stay sharp and most of the ChIP-seq gain is lost (STAT3 at 4 kernels
-#: 0.738 instead of 0.800, EZH2 0.625 instead of 0.675).
+#: ``beta_k`` of every kernel when the soft maximum is switched on, ``pooling="lse"``
+#: (the estimator trains its first stage under the maximum first). At 1 (between the
+#: mean and the maximum) the measured ChIP-seq gains hold (user guide, Results); started
+#: at 4 (near the maximum) the kernels stay sharp and most of the gain is lost (STAT3 at
+#: 4 kernels 0.738 instead of 0.800, EZH2 0.625 instead of 0.675).
 INITIAL_SHARPNESS = 1.0
 
 

@@ -90,12 +90,17 @@ def test_ctrl_c_in_a_stage_stops_fit(onehot):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_callback_raising_keyboardinterrupt_still_only_ends_its_stage(onehot):
-    # skorch's idiom for "stop training" (EarlyStopping uses it) keeps working.
+@pytest.mark.parametrize("pooling, epochs", [("max", [1, 3]), ("lse", [2, 3])])
+def test_callback_raising_keyboardinterrupt_still_only_ends_its_stage(onehot, pooling, epochs):
+    # skorch's idiom for "stop training" (EarlyStopping uses it) keeps working. With the
+    # soft maximum the first stage is two skorch fits (the maximum's warm-up, then the
+    # soft maximum), and the callback ends each after one epoch.
     X, y = onehot
     stop = _RaiseInStage(2, KeyboardInterrupt())
-    clf = DeepPruneClassifier(**TINY, random_state=0, callbacks=[("stop", stop)]).fit(X, y)
-    assert [row["epochs"] for row in clf.pruning_history_] == [1, 3]
+    clf = DeepPruneClassifier(
+        **TINY, pooling=pooling, random_state=0, callbacks=[("stop", stop)]
+    ).fit(X, y)
+    assert [row["epochs"] for row in clf.pruning_history_] == epochs
 
 
 # A ``deepprune`` whose training sees a Ctrl-C in its first epoch.

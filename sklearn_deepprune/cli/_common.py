@@ -82,10 +82,10 @@ def add_estimator_options(parser: argparse.ArgumentParser, sweep: bool = False) 
         "--pooling",
         choices=POOLINGS,
         default=None,
-        help="max: each kernel's best site (the paper; the default); max_avg: also its mean "
-        "activation (DeepBind's pooling); lse: a soft maximum over sites with a learned "
-        "sharpness per kernel (keeps more of the wide network's accuracy at 4 kernels with "
-        "the paper's training budget; trains several times slower)",
+        help="lse: a soft maximum over sites with a learned sharpness per kernel (the "
+        "default: keeps more of the wide network's accuracy at 4 kernels; trains several "
+        "times slower); max: each kernel's best site (the paper; fast); max_avg: also its "
+        "mean activation (DeepBind's pooling)",
     )
     group.add_argument(
         "--distill",

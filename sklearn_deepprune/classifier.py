@@ -411,8 +411,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     def _train_stage(self, module, lr, data, valid, train=True, warm_up=False):
         """Train ``module`` on the dataset ``data`` as one stage; return the net and a row.
 
-        ``warm_up`` (the first stage of a ``pooling="lse"`` fit): train under the
-        maximum until early stopping, then go on under the soft maximum.
+        ``warm_up`` (a ``pooling="lse"`` stage that starts from initialised
+        kernels): train under the maximum until early stopping, then go on
+        under the soft maximum.
         """
         start = time.perf_counter()
         pooling = module.pooling
@@ -580,8 +581,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
                 data_soft = _distilled(data, teacher, self.distill)
             if step > 0 and self.distill > 0:
                 fitted_on = data_soft
+            # Trained from initialised kernels (the first stage; every lottery stage,
+            # rewound): the soft maximum warms up under the maximum.
+            warm_up = step == 0 or self.variant == "lottery"
             self.net_, row = self._train_stage(
-                module, lr, fitted_on, valid, train=train, warm_up=step == 0
+                module, lr, fitted_on, valid, train=train, warm_up=warm_up
             )
             row.update(
                 stage=step,

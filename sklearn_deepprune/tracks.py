@@ -602,8 +602,11 @@ def _pool(plan: _Plan, codes: np.ndarray, starts: np.ndarray, spacing: int, site
         if n_hits <= capacity:
             break
         capacity = n_hits
-    maxima = np.empty((len(starts), n_kernels), np.float32)
+    maxima = np.zeros((len(starts), n_kernels), np.float32)
     means = np.empty((len(starts) if need_mean else 0, n_kernels), np.float32)
+    found = hits[0][:n_hits], hits[1][:n_hits], scores[:n_hits]
+    if plan.soft is not None:  # pooling="lse": the windows are scanned whole, the sites only
+        return maxima[:, : plan.n_kernels], None, found
     _trackscan.pool_windows(
         gmer,
         plan.bias,
@@ -626,7 +629,6 @@ def _pool(plan: _Plan, codes: np.ndarray, starts: np.ndarray, spacing: int, site
         maxima,
         means,
     )
-    found = hits[0][:n_hits], hits[1][:n_hits], scores[:n_hits]
     k = plan.n_kernels
     return maxima[:, :k], (means[:, :k] if need_mean else None), found
 
@@ -671,7 +673,7 @@ def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
         maxima[regular], means[regular] = found[0], 0 if found[1] is None else found[1]
         sites = None
         hits = found[2]
-    for i in np.flatnonzero(~regular):  # a region's last bin, cut by its end
+    for i in np.flatnonzero(~regular if plan.soft is None else []):  # a last bin, cut short
         part = slice(max(starts[i] - pad, 0), starts[i] + length + pad)
         found = _pool(plan, codes[part], starts[i : i + 1] - part.start, 1)
         maxima[i], means[i] = found[0][0], 0 if found[1] is None else found[1][0]

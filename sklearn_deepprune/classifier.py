@@ -163,7 +163,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         occupancy of a biophysical binding model does; one dense weight per
         kernel. The first stage is trained under the maximum until early
         stopping, then under the soft maximum (so it learns from small data
-        and budgets as fast as the maximum). It keeps far more of the wide
+        and budgets as fast as the maximum). It keeps more of the wide
         network's accuracy at 4 kernels on ChIP-seq than the maximum, and
         trains several times slower (user guide, "The network" and Results);
         ``"max"`` is the paper's network and the fast one.

@@ -161,9 +161,10 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         ``beta_k`` learned per kernel (``pool_sharpness_``): between the mean
         and the maximum, it counts every site by its strength, as the
         occupancy of a biophysical binding model does; one dense weight per
-        kernel. The first stage is trained under the maximum until early
-        stopping, then under the soft maximum (so it learns from small data
-        and budgets as fast as the maximum). It keeps more of the wide
+        kernel. A stage that starts from initialised kernels (the first;
+        every stage of ``variant="lottery"``) is trained under the maximum
+        until early stopping, then under the soft maximum (so it learns from
+        small data and budgets as fast as the maximum). It keeps more of the wide
         network's accuracy at 4 kernels on ChIP-seq than the maximum, and
         trains several times slower (user guide, "The network" and Results);
         ``"max"`` is the paper's network and the fast one.

@@ -602,11 +602,8 @@ def _pool(plan: _Plan, codes: np.ndarray, starts: np.ndarray, spacing: int, site
         if n_hits <= capacity:
             break
         capacity = n_hits
-    maxima = np.zeros((len(starts), n_kernels), np.float32)
+    maxima = np.empty((len(starts), n_kernels), np.float32)
     means = np.empty((len(starts) if need_mean else 0, n_kernels), np.float32)
-    found = hits[0][:n_hits], hits[1][:n_hits], scores[:n_hits]
-    if plan.soft is not None:  # pooling="lse": the windows are scanned whole, the sites only
-        return maxima[:, : plan.n_kernels], None, found
     _trackscan.pool_windows(
         gmer,
         plan.bias,
@@ -629,6 +626,7 @@ def _pool(plan: _Plan, codes: np.ndarray, starts: np.ndarray, spacing: int, site
         maxima,
         means,
     )
+    found = hits[0][:n_hits], hits[1][:n_hits], scores[:n_hits]
     k = plan.n_kernels
     return maxima[:, :k], (means[:, :k] if need_mean else None), found
 
@@ -668,16 +666,18 @@ def _scan_chunk(plan: _Plan, genome: str, chunk: _Chunk) -> dict:
     maxima = np.empty((len(starts), plan.n_kernels), np.float32)
     means = np.empty_like(maxima)
     sites = (site_lo - seq_lo, site_hi - seq_lo)
-    if regular.any():
+    # An lse model's windows are scanned whole below: no maxima to pool, only the sites.
+    pooled = plan.soft is None
+    if pooled and regular.any():
         found = _pool(plan, codes, starts[regular], step, sites)
         maxima[regular], means[regular] = found[0], 0 if found[1] is None else found[1]
         sites = None
         hits = found[2]
-    for i in np.flatnonzero(~regular if plan.soft is None else []):  # a last bin, cut short
+    for i in np.flatnonzero(~regular & pooled):  # a region's last bin, cut by its end
         part = slice(max(starts[i] - pad, 0), starts[i] + length + pad)
         found = _pool(plan, codes[part], starts[i : i + 1] - part.start, 1)
         maxima[i], means[i] = found[0][0], 0 if found[1] is None else found[1][0]
-    if sites is not None:  # no regular bin: the sites alone
+    if sites is not None:  # no bin pooled: the sites alone
         hits = _pool(plan, codes, starts[:1], 1, sites)[2]
     if plan.soft is not None:
         features = _soft_max_features(plan, codes, starts[keep])

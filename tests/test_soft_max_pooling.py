@@ -136,7 +136,7 @@ def test_an_empty_batch_gives_no_scores(scanner):
         assert net.features(torch.zeros(0, 4, 21)).shape == (0, 3)
 
 
-@pytest.mark.parametrize("variant", ["deepprune", "lottery"])
+@pytest.mark.parametrize("variant", ["deepprune", pytest.param("lottery", marks=pytest.mark.slow)])
 def test_soft_max_learns_from_little_data_on_a_small_budget(tmp_path, variant):
     # Started at beta = 1 from initialised kernels, every window shares the gradient before
     # any kernel has a site to prefer, and this 2-kernel fit on about 640 peak sequences

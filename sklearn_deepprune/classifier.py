@@ -34,7 +34,13 @@ from sklearn_deepprune.network import (
     _fused_scan_threads,
     default_scanner,
 )
-from sklearn_deepprune.pruning import CRITERIA, keep_half, shrink_network
+from sklearn_deepprune.pruning import (
+    CRITERIA,
+    SCHEDULES,
+    keep_top,
+    pruning_schedule,
+    shrink_network,
+)
 
 VARIANTS = ("deepprune", "inter", "lottery", "baseline")
 
@@ -107,6 +113,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     n_prune_steps : int, default=6
         Number of halving steps; the wide network has
         ``n_kernels * 2**n_prune_steps`` kernels. Ignored by ``"baseline"``.
+        (``schedule="gradual"`` takes more, smaller steps at the end.)
     criterion : {"ablation", "weight", "score", "score_weight"}, default="ablation"
         Kernel importance (see :mod:`sklearn_deepprune.pruning`). The paper's
         three: ``|w_k|``, ``|mean_pos(u_k) - mean_neg(u_k)|`` or
@@ -126,7 +133,8 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     lr : float, default=0.01
         Adam learning rate of the first stage.
     lr_decay : float, default=1.2
-        Fine-tuning after pruning step ``i`` uses ``lr / lr_decay**i``.
+        Fine-tuning after pruning step ``i`` uses ``lr / lr_decay**i``
+        (``i = log2`` of the wide network's kernels over the stage's).
     batch_size : int, default=256
         Minibatch size.
     max_epochs : int, default=1000
@@ -168,6 +176,15 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         network's accuracy at 4 kernels on ChIP-seq than the maximum, and
         trains several times slower (user guide, "The network" and Results);
         ``"max"`` is the paper's network and the fast one.
+    schedule : {"halving", "gradual"}, default="halving"
+        ``"halving"`` (the paper): each stage keeps half of the kernels.
+        ``"gradual"``: the same while more than 16 kernels are left, then
+        each stage removes a quarter of them (at least one), e.g. 256, 128,
+        64, 32, 16, 12, 9, 8, 6, 5, 4 (see
+        :func:`~sklearn_deepprune.pruning.pruning_schedule`); fine-tuning
+        after a stage that has removed ``i`` halvings' worth of kernels uses
+        ``lr / lr_decay**i``. More stages, so slower; the last halvings are
+        where four kernels lose most (user guide, Results).
     distill : float in [0, 1], default=0.0
         Distillation from the wide network: every stage after the first is
         fine-tuned on the soft targets ``(1 - distill) * y + distill * p``,
@@ -273,6 +290,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "strand": [StrOptions({"auto", *STRANDS})],
         "pooling": [StrOptions(set(POOLINGS))],
+        "schedule": [StrOptions(set(SCHEDULES))],
         "distill": [Interval(Real, 0, 1, closed="both")],
         "scanner": [StrOptions({"auto", *SCANNERS})],
         "device": [str],
@@ -297,6 +315,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         activation="leaky_capped",
         strand="auto",
         pooling="lse",
+        schedule="halving",
         distill=0.0,
         scanner="auto",
         device="cpu",
@@ -318,6 +337,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         self.activation = activation
         self.strand = strand
         self.pooling = pooling
+        self.schedule = schedule
         self.distill = distill
         self.scanner = scanner
         self.device = device
@@ -551,12 +571,13 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     def _fit_stages(self, X, y_train, data, valid):
         """The stage loop; ``data``, ``valid``: subsets of ``X``; ``y_train``: data's labels."""
         steps = 0 if self.variant == "baseline" else self.n_prune_steps
-        module = self._new_module(self.n_kernels * 2**steps, X.shape[1])
+        sizes = pruning_schedule(self.n_kernels, steps, self.schedule)
+        module = self._new_module(sizes[0], X.shape[1])
         initial = copy.deepcopy(module)
         kernel_ids = np.arange(module.n_kernels)
         self.pruning_history_ = PruningHistory()
         self.stage_states_ = []
-        stages = range(steps + 1)
+        stages = range(len(sizes))
         if self.verbose == 1:
             from tqdm.auto import tqdm
 
@@ -566,15 +587,18 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             if step > 0:
                 module = self.net_.module_
                 importance = self._importance(module, X, y_train, data, valid)
-                kept = keep_half(importance)
+                kept = keep_top(importance, sizes[step])
                 kernel_ids = kernel_ids[kept]
                 if self.variant == "lottery":
                     module = shrink_network(initial, kernel_ids)
                 else:
                     module = shrink_network(module, kept)
                 pruned_state = _cpu_state(module)
-            lr = self.lr if self.variant == "lottery" else self.lr / self.lr_decay**step
-            train = not (self.variant == "inter" and step == steps and step > 0)
+            # lr / lr_decay**i after halving i: the decay follows log2 of the kernels removed.
+            halvings = float(np.log2(sizes[0] / sizes[step]))
+            lr = self.lr if self.variant == "lottery" else self.lr / self.lr_decay**halvings
+            last = step == len(sizes) - 1
+            train = not (self.variant == "inter" and last and step > 0)
             fitted_on = data
             if step == 1 and self.distill > 0:
                 # The wide network is the teacher of every later stage.

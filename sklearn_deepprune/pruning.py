@@ -1,4 +1,4 @@
-"""Deepprune's pruning step: kernel importance, keep-half, shrinking the network.
+"""Deepprune's pruning step: kernel importance, keep-half, schedules, shrinking the network.
 
 The importance criteria are pure functions of the dense weights ``w`` (shape
 ``(K,)``), the kernel scores ``u`` after max pooling (shape ``(n, K)``) and the
@@ -157,6 +157,40 @@ CRITERIA = {
 }
 
 
+def keep_top(importance: np.ndarray, n_keep: int) -> np.ndarray:
+    """Indices of the ``n_keep`` most important kernels.
+
+    Among equal importances the lower index wins, so the choice is
+    deterministic.
+
+    Parameters
+    ----------
+    importance : ndarray of shape (K,)
+        Importance of each kernel; larger is more important.
+    n_keep : int
+        How many to keep, ``1 <= n_keep <= K``.
+
+    Returns
+    -------
+    ndarray of shape (n_keep,)
+        Kept kernel indices, in increasing order.
+
+    Examples
+    --------
+    >>> keep_top(np.array([0.1, 0.5, 0.5, 0.2]), 3)
+    array([1, 2, 3])
+    """
+    importance = np.asarray(importance, dtype=np.float64)
+    if importance.ndim != 1 or importance.size < 2:
+        raise ValueError(f"need a 1-d importance over at least 2 kernels, got {importance.shape}")
+    if not 1 <= n_keep <= importance.size:
+        raise ValueError(f"n_keep must be between 1 and {importance.size}; got {n_keep}")
+    if np.isnan(importance).any():
+        raise ValueError("kernel importance contains NaN")
+    order = np.lexsort((np.arange(importance.size), -importance))
+    return np.sort(order[:n_keep])
+
+
 def keep_half(importance: np.ndarray) -> np.ndarray:
     """Indices of the more important half of the kernels.
 
@@ -183,10 +217,66 @@ def keep_half(importance: np.ndarray) -> np.ndarray:
     importance = np.asarray(importance, dtype=np.float64)
     if importance.ndim != 1 or importance.size < 2:
         raise ValueError(f"need a 1-d importance over at least 2 kernels, got {importance.shape}")
-    if np.isnan(importance).any():
-        raise ValueError("kernel importance contains NaN")
-    order = np.lexsort((np.arange(importance.size), -importance))
-    return np.sort(order[: importance.size // 2])
+    return keep_top(importance, importance.size // 2)
+
+
+#: Below this many kernels, ``schedule="gradual"`` removes a quarter per stage.
+GRADUAL_BELOW = 16
+
+#: The pruning schedules :func:`pruning_schedule` knows.
+SCHEDULES = ("halving", "gradual")
+
+
+def pruning_schedule(n_kernels: int, n_prune_steps: int, schedule: str = "halving") -> list[int]:
+    """The number of kernels after each stage, from the wide network to ``n_kernels``.
+
+    ``"halving"`` (the paper): ``n_kernels * 2**n_prune_steps``, then half of
+    that at each step. ``"gradual"`` (not in the paper): the same halvings
+    while more than :data:`GRADUAL_BELOW` kernels are left; from there each
+    stage removes a quarter of the kernels (at least one), never skipping a
+    count of the halving path (``n_kernels * 2**i``). The last halvings are
+    where a small network loses most; removing fewer kernels at a time lets
+    the survivors take over what each removed one did. The counts of the
+    halving path stay on the path, and the path to ``n_kernels`` starts as
+    the path to any larger count on it does, so one fit serves several
+    counts (as :func:`~sklearn_deepprune.experiments.run_sweep` uses).
+
+    Parameters
+    ----------
+    n_kernels : int
+        Kernels of the final network.
+    n_prune_steps : int
+        Halving steps of the paper's schedule: the wide network has
+        ``n_kernels * 2**n_prune_steps`` kernels.
+    schedule : {"halving", "gradual"}, default="halving"
+        Which schedule.
+
+    Returns
+    -------
+    list of int
+        Kernels per stage, the wide network first and ``n_kernels`` last.
+
+    Examples
+    --------
+    >>> pruning_schedule(4, 6)
+    [256, 128, 64, 32, 16, 8, 4]
+    >>> pruning_schedule(4, 6, "gradual")
+    [256, 128, 64, 32, 16, 12, 9, 8, 6, 5, 4]
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
+    levels = [n_kernels * 2**step for step in range(n_prune_steps, -1, -1)]
+    if schedule == "halving":
+        return levels
+    sizes = [levels[0]]
+    for level in levels[1:]:
+        size = sizes[-1]
+        if size <= GRADUAL_BELOW:
+            while size - max(1, size // 4) > level:
+                size -= max(1, size // 4)
+                sizes.append(size)
+        sizes.append(level)
+    return sizes
 
 
 def shrink_network(module: MotifScanNet, keep) -> MotifScanNet:

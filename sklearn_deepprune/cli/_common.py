@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from sklearn_deepprune.classifier import VARIANTS
 from sklearn_deepprune.network import ACTIVATIONS, POOLINGS, STRANDS
-from sklearn_deepprune.pruning import CRITERIA
+from sklearn_deepprune.pruning import CRITERIA, SCHEDULES
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna")
 PEAK_SUFFIXES = (".bed", ".narrowpeak", ".broadpeak", ".bed3", ".bed6")
@@ -88,6 +88,13 @@ def add_estimator_options(parser: argparse.ArgumentParser, sweep: bool = False) 
         "mean activation (DeepBind's pooling)",
     )
     group.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=None,
+        help="halving: keep half of the kernels at each step (the paper); gradual: below 16 "
+        "kernels remove a quarter per step (more steps, slower)",
+    )
+    group.add_argument(
         "--distill",
         type=float,
         default=None,
@@ -124,7 +131,7 @@ def estimator_params(args: argparse.Namespace, preset: dict[str, Any] | None = N
         "activation": args.activation,
         "strand": args.strand,
     }
-    for name in ("pooling", "distill"):
+    for name in ("pooling", "schedule", "distill"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     for name in ("n_prune_steps", "max_epochs", "patience"):

@@ -176,15 +176,17 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         network's accuracy at 4 kernels on ChIP-seq than the maximum, and
         trains several times slower (user guide, "The network" and Results);
         ``"max"`` is the paper's network and the fast one.
-    schedule : {"halving", "gradual"}, default="halving"
+    schedule : {"gradual", "halving"}, default="gradual"
         ``"halving"`` (the paper): each stage keeps half of the kernels.
         ``"gradual"``: the same while more than 16 kernels are left, then
         each stage removes a quarter of them (at least one), e.g. 256, 128,
         64, 32, 16, 12, 9, 8, 6, 5, 4 (see
         :func:`~sklearn_deepprune.pruning.pruning_schedule`); fine-tuning
         after a stage that has removed ``i`` halvings' worth of kernels uses
-        ``lr / lr_decay**i``. More stages, so slower; the last halvings are
-        where four kernels lose most (user guide, Results).
+        ``lr / lr_decay**i``. The last halvings are where four kernels lose
+        most: on ChIP-seq it never lost more than 0.003 test AUC at 4 kernels
+        and kept SP1's from collapsing (0.767 -> 0.841), for about 2-3x the
+        time of the stages below 16 kernels (user guide, Results).
     distill : float in [0, 1], default=0.0
         Distillation from the wide network: every stage after the first is
         fine-tuned on the soft targets ``(1 - distill) * y + distill * p``,
@@ -272,7 +274,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
     >>> pipe.predict_proba(seqs).shape
     (40, 2)
     >>> [row["n_kernels"] for row in clf.pruning_history_]
-    [4, 2]
+    [4, 3, 2]
     """
 
     _parameter_constraints: dict = {
@@ -315,7 +317,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         activation="leaky_capped",
         strand="auto",
         pooling="lse",
-        schedule="halving",
+        schedule="gradual",
         distill=0.0,
         scanner="auto",
         device="cpu",

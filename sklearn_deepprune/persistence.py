@@ -114,7 +114,7 @@ _REQUIRED = {
 
 # DeepPruneClassifier parameters added after the first file layout, with the value that
 # every model saved before them had.
-_PARAMS_BEFORE_THEY_EXISTED = {"pooling": "max"}
+_PARAMS_BEFORE_THEY_EXISTED = {"pooling": "max", "schedule": "halving"}
 
 # The keys of an estimator's entry in the manifest.
 _ENTRY_KEYS = {"class", "params", "fitted", "net", "stage_states"}

@@ -1,5 +1,6 @@
 """Shared fixtures: small planted-motif data sets and where the shared data lives."""
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,17 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # A strong 8-bp motif (GATAAGGC with a little noise), so that tiny nets learn it.
 TOY_MOTIF = np.full((8, 4), 0.02) + 0.92 * np.eye(4)[[2, 0, 3, 0, 0, 2, 2, 1]]
+
+
+@pytest.fixture(autouse=True)
+def _sigint_handler_left_as_found():
+    """Fail the test that leaves another Ctrl-C handler behind (the Ctrl-C tests need it)."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"the test left SIGINT handled by {after!r} instead of {before!r}")
 
 
 @pytest.fixture(scope="session")

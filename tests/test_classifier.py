@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_deepprune import DeepPruneClassifier, SequenceOneHotEncoder
 from sklearn_deepprune.network import MotifScanNet
+from sklearn_deepprune.pruning import pruning_schedule
 
 FAST = {"kernel_size": 8, "max_epochs": 15, "patience": 4, "batch_size": 64, "lr": 0.02}
 
@@ -26,6 +27,8 @@ FAST = {"kernel_size": 8, "max_epochs": 15, "patience": 4, "batch_size": 64, "lr
             max_epochs=30,
             patience=5,
             batch_size=64,
+            # The API checks fit many times; the paper's halving takes fewer stages.
+            schedule="halving",
             random_state=0,
         )
     ]
@@ -34,13 +37,23 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def test_default_stage_kernel_counts_256_to_4(toy_onehot):
+@pytest.mark.parametrize(
+    "schedule, counts",
+    [
+        ("halving", [256, 128, 64, 32, 16, 8, 4]),
+        (None, [256, 128, 64, 32, 16, 12, 9, 8, 6, 5, 4]),  # the default: gradual
+    ],
+)
+def test_default_stage_kernel_counts_256_to_4(toy_onehot, schedule, counts):
     X, y, _, _ = toy_onehot
-    clf = DeepPruneClassifier(max_epochs=1, kernel_size=8, random_state=0).fit(X[:64], y[:64])
-    history = clf.pruning_history_
-    assert [row["n_kernels"] for row in history] == [256, 128, 64, 32, 16, 8, 4]
-    assert [row["stage"] for row in history] == list(range(7))
-    np.testing.assert_allclose([row["lr"] for row in history], [0.01 / 1.2**i for i in range(7)])
+    options = {} if schedule is None else {"schedule": schedule}
+    clf = DeepPruneClassifier(max_epochs=1, kernel_size=8, random_state=0, **options)
+    history = clf.fit(X[:64], y[:64]).pruning_history_
+    assert [row["n_kernels"] for row in history] == counts
+    assert [row["stage"] for row in history] == list(range(len(counts)))
+    np.testing.assert_allclose(
+        [row["lr"] for row in history], [0.01 / 1.2 ** np.log2(256 / k) for k in counts]
+    )
     assert history[0]["kept"] is None and history[0]["importance"] is None
     for before, row in pairwise(history):
         assert len(row["importance"]) == before["n_kernels"]
@@ -54,7 +67,7 @@ def test_default_stage_kernel_counts_256_to_4(toy_onehot):
     assert clf.dense_weight_.shape == (4,) and clf.kernel_bias_.shape == (4,)
     assert isinstance(clf.net_.module_, MotifScanNet)
     frame = history.to_frame()
-    assert list(frame["n_kernels"]) == [256, 128, 64, 32, 16, 8, 4]
+    assert list(frame["n_kernels"]) == counts
 
 
 def test_weight_criterion_keeps_the_largest_dense_weights(toy_onehot):
@@ -118,7 +131,8 @@ def test_inter_is_deepprune_without_last_fine_tuning(toy_onehot):
     params = {"n_kernels": 2, "n_prune_steps": 2, "random_state": 0, **FAST}
     inter = DeepPruneClassifier(variant="inter", **params).fit(X, y)
     full = DeepPruneClassifier(variant="deepprune", **params).fit(X, y)
-    assert [row["fine_tuned"] for row in inter.pruning_history_] == [True, True, False]
+    stages = len(pruning_schedule(2, 2, "gradual"))
+    assert [row["fine_tuned"] for row in inter.pruning_history_] == [True] * (stages - 1) + [False]
     assert inter.pruning_history_[-1]["epochs"] == 0
     # same path up to the last pruning, so inter == deepprune's last stage before fine-tuning
     (_, pruned_logits), *_ = list(full.staged_decision_function(X_test, pruned=True))[-1:]
@@ -155,9 +169,9 @@ def test_staged_decision_function_covers_every_stage(toy_onehot):
     X, y, X_test, _ = toy_onehot
     clf = DeepPruneClassifier(n_kernels=1, n_prune_steps=2, random_state=0, **FAST).fit(X, y)
     staged = list(clf.staged_decision_function(X_test))
-    assert [k for k, _ in staged] == [4, 2, 1]
+    assert [k for k, _ in staged] == [4, 3, 2, 1]  # the default schedule, gradual
     np.testing.assert_allclose(staged[-1][1], clf.decision_function(X_test), rtol=1e-6)
-    assert [k for k, _ in clf.staged_decision_function(X_test, pruned=True)] == [2, 1]
+    assert [k for k, _ in clf.staged_decision_function(X_test, pruned=True)] == [3, 2, 1]
 
 
 def test_grid_search_over_criteria_and_kernel_counts(toy_sequences):

@@ -26,7 +26,9 @@ from sklearn_deepprune.classifier import PruningHistory
 from sklearn_deepprune.cli import main
 from sklearn_deepprune.persistence import FORMAT_VERSION
 
+# The paper's halving: 3 stages instead of the gradual schedule's 6.
 SMALL = {"n_kernels": 2, "n_prune_steps": 2, "kernel_size": 8, "max_epochs": 3, "patience": 2}
+SMALL["schedule"] = "halving"
 
 
 @pytest.fixture(scope="module")
@@ -383,3 +385,17 @@ def test_cli_fit_writes_a_safe_model_file(tmp_path):
     np.testing.assert_array_equal(
         old.decision_function(["ACGT" * 7]), new.decision_function(["ACGT" * 7])
     )
+
+
+def test_a_file_from_before_the_schedule_existed_loads_as_halving(fitted_pipeline, tmp_path):
+    path = save_model(
+        fitted_pipeline.set_params(deeppruneclassifier__schedule="gradual"),
+        tmp_path / "m.deepprune",
+    )
+    fitted_pipeline.set_params(deeppruneclassifier__schedule="halving")
+    assert load_model(path)[-1].schedule == "gradual"
+    _rewrite(path, lambda m: _classifier_entry(m)["params"].pop("schedule"), checksum=True)
+    loaded = load_model(path)
+    assert loaded[-1].schedule == "halving"
+    X = ["ACGTACGTAAGGCTTACGATAAGGCAACGTACGTACGTAC"]
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted_pipeline.predict_proba(X))

@@ -93,7 +93,7 @@ def test_estimator_with_mean_pooling_fits_reproducibly_and_round_trips(toy_oneho
     by_hand = u @ clf.dense_weight_ + a @ clf.dense_mean_weight_ + float(module.dense.bias)
     np.testing.assert_allclose(clf.decision_function(X_test[:20]), by_hand, rtol=1e-5, atol=1e-5)
     stages = [k for k, _ in clf.staged_decision_function(X_test)]
-    assert stages == [8, 4, 2]
+    assert stages == [8, 6, 5, 4, 3, 2]  # the default schedule, gradual
     path = save_model(clf, tmp_path / "m.deepprune")
     loaded = load_model(path)
     assert loaded.pooling == "max_avg"

@@ -1,5 +1,7 @@
 """Pruning schedules: the paper's halving and the gradual end (``schedule="gradual"``)."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -23,8 +25,8 @@ def test_gradual_schedule_keeps_the_halving_path_and_removes_at_most_a_quarter_b
     gradual = pruning_schedule(n_kernels, steps, "gradual")
     assert gradual[0] == halving[0] and gradual[-1] == n_kernels
     assert set(halving) <= set(gradual)  # every count of the halving path is a stage
-    assert all(b < a for a, b in zip(gradual, gradual[1:]))
-    for a, b in zip(gradual, gradual[1:]):
+    assert all(b < a for a, b in pairwise(gradual))
+    for a, b in pairwise(gradual):
         if a <= GRADUAL_BELOW:
             assert a - b == max(1, a // 4) or b in halving
             assert a - b <= max(1, a // 4)
@@ -68,10 +70,10 @@ def test_gradual_fit_runs_the_schedule_stage_by_stage(toy_onehot):
     assert [n for n, _ in clf.staged_decision_function(X_test)] == sizes
     assert clf.kernels_.shape[0] == 2
     # Each stage keeps kernels of the one before; the decay follows log2 of the width.
-    for before, row in zip(clf.pruning_history_, clf.pruning_history_[1:]):
+    for before, row in pairwise(clf.pruning_history_):
         assert set(row["kernel_ids"]) <= set(before["kernel_ids"])
         assert row["lr"] == pytest.approx(0.01 / 1.2 ** np.log2(16 / row["n_kernels"]))
-    halving = DeepPruneClassifier(random_state=0, **params).fit(X, y)
+    halving = DeepPruneClassifier(schedule="halving", random_state=0, **params).fit(X, y)
     assert [row["lr"] for row in halving.pruning_history_] == [0.01 / 1.2**i for i in range(4)]
     # The first stage is the same fit whatever the schedule.
     np.testing.assert_array_equal(

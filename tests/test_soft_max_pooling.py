@@ -110,7 +110,7 @@ def test_estimator_with_soft_max_pooling_fits_reproducibly_and_round_trips(toy_o
         s = soft_max_pool(a, torch.as_tensor(np.log(clf.pool_sharpness_))).numpy()
     by_hand = s @ clf.dense_weight_ + float(module.dense.bias)
     np.testing.assert_allclose(clf.decision_function(X_test[:20]), by_hand, rtol=1e-5, atol=1e-5)
-    assert [k for k, _ in clf.staged_decision_function(X_test)] == [8, 4, 2]
+    assert [k for k, _ in clf.staged_decision_function(X_test)] == [8, 6, 5, 4, 3, 2]
     loaded = load_model(save_model(clf, tmp_path / "m.deepprune"))
     assert loaded.pooling == "lse"
     np.testing.assert_array_equal(loaded.pool_sharpness_, clf.pool_sharpness_)
@@ -163,4 +163,4 @@ def test_soft_max_learns_from_little_data_on_a_small_budget(tmp_path, variant):
     for state in clf.stage_states_:
         assert not torch.all(state["trained"]["log_sharpness"] == 0)
     X_test = model[0].transform(data.test.sequences)
-    assert [k for k, _ in clf.staged_decision_function(X_test)] == [8, 4, 2]
+    assert [k for k, _ in clf.staged_decision_function(X_test)] == [8, 6, 5, 4, 3, 2]

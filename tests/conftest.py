@@ -14,7 +14,9 @@ from sklearn_deepprune.datasets import make_motif_sequences
 torch.set_num_threads(1)
 
 #: Options of a tiny ``deepprune fit`` (seconds), and of a tinier one with one kernel, no Tomtom.
+#: The paper's halving: two stages (8, 4) where the default gradual schedule takes four.
 TINY = ["--kernel-size", "8", "--max-epochs", "2", "--patience", "2", "--n-prune-steps", "1"]
+TINY += ["--schedule", "halving"]
 FAST = ["-q", "--no-matches", "--n-kernels", "1", *TINY]
 
 #: ../shared/data beside the repository (read in place, never copied).

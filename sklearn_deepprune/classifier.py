@@ -184,9 +184,10 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         :func:`~sklearn_deepprune.pruning.pruning_schedule`); fine-tuning
         after a stage that has removed ``i`` halvings' worth of kernels uses
         ``lr / lr_decay**i``. The last halvings are where four kernels lose
-        most: on ChIP-seq it never lost more than 0.003 test AUC at 4 kernels
-        and kept SP1's from collapsing (0.767 -> 0.841), for about 2-3x the
-        time of the stages below 16 kernels (user guide, Results).
+        most: on ChIP-seq it kept SP1's 4-kernel test AUC from collapsing
+        (0.767 -> 0.841) and moved the other sets by -0.005 to +0.011, for
+        about 1-3x the time of the stages below 16 kernels (user guide,
+        Results).
     distill : float in [0, 1], default=0.0
         Distillation from the wide network: every stage after the first is
         fine-tuned on the soft targets ``(1 - distill) * y + distill * p``,

@@ -215,8 +215,6 @@ def keep_half(importance: np.ndarray) -> np.ndarray:
     array([0, 1])
     """
     importance = np.asarray(importance, dtype=np.float64)
-    if importance.ndim != 1 or importance.size < 2:
-        raise ValueError(f"need a 1-d importance over at least 2 kernels, got {importance.shape}")
     return keep_top(importance, importance.size // 2)
 
 

@@ -31,7 +31,7 @@ from sklearn_deepprune._guards import noting_interrupts, write_atomic
 from sklearn_deepprune._optional import import_optional
 from sklearn_deepprune.classifier import VARIANTS
 from sklearn_deepprune.experiments._data import DatasetSpec, SweepDataset, resolve_datasets
-from sklearn_deepprune.pruning import CRITERIA
+from sklearn_deepprune.pruning import CRITERIA, pruning_schedule
 
 #: Columns of a results table, in order. ``settings`` and ``data`` identify the
 #: estimator settings (all but the grid's) and the data content of each row's fit.
@@ -185,7 +185,7 @@ def _plan(
     """The fits that give every requested row, pruning paths shared across counts."""
     n_prune_steps = int(params.get("n_prune_steps", 6))
     smallest = min(kernels)
-    reachable = {smallest * 2**step for step in range(n_prune_steps + 1)}
+    reachable = set(pruning_schedule(smallest, n_prune_steps))
     unreachable = sorted(set(kernels) - reachable)
     pruned = [v for v in variants if v != "baseline"]
     if pruned and unreachable:

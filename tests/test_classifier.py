@@ -24,17 +24,29 @@ FAST = {"kernel_size": 8, "max_epochs": 15, "patience": 4, "batch_size": 64, "lr
             n_kernels=2,
             n_prune_steps=1,
             kernel_size=3,
-            max_epochs=30,
+            max_epochs=12,
             patience=5,
             batch_size=64,
-            # The API checks fit many times; the paper's halving takes fewer stages.
+            # The API checks fit many times: the paper's halving (fewer stages) and the
+            # maximum (no warm-up) keep them short; the slow test below checks the defaults.
             schedule="halving",
+            pooling="max",
             random_state=0,
         )
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.slow
+def test_sklearn_estimator_checks_with_the_default_pooling_and_schedule():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    small = {"n_kernels": 2, "n_prune_steps": 1, "kernel_size": 3, "batch_size": 64}
+    estimator = DeepPruneClassifier(**small, max_epochs=30, patience=5, random_state=0)
+    assert estimator.pooling == "lse" and estimator.schedule == "gradual"
+    check_estimator(estimator)
 
 
 @pytest.mark.parametrize(

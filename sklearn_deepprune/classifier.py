@@ -114,14 +114,18 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         Number of halving steps; the wide network has
         ``n_kernels * 2**n_prune_steps`` kernels. Ignored by ``"baseline"``.
         (``schedule="gradual"`` takes more, smaller steps at the end.)
-    criterion : {"ablation", "weight", "score", "score_weight"}, default="ablation"
+    criterion : {"ablation", "refit", "weight", "score", "score_weight"}, default="ablation"
         Kernel importance (see :mod:`sklearn_deepprune.pruning`). The paper's
         three: ``|w_k|``, ``|mean_pos(u_k) - mean_neg(u_k)|`` or
         ``|mean_pos(w_k u_k) - mean_neg(w_k u_k)|``, averages over the training
         part of the data. ``"ablation"`` (not in the paper): greedy backward
         elimination by the loss on the validation part, each removed kernel
         replaced by its mean score (falls back to the training part when
-        ``validation_fraction=0``).
+        ``validation_fraction=0``). ``"refit"`` (not in the paper): the same
+        elimination, with the dense layer refitted on the training part to
+        the kernels left before each choice, so that of two kernels carrying
+        the same signal one can go (slower: the refits cost about as much as
+        a few epochs of the dense layer per kernel removed).
     kernel_size : int, default=24
         Kernel width (the paper: 24 for simulated data, 15 for ChIP-seq).
     variant : {"deepprune", "inter", "lottery", "baseline"}, default="deepprune"
@@ -636,12 +640,20 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         """The criterion's kernel importance; ``"ablation"`` judges on the validation part."""
         if module.pooling != "max":
             return self._pooled_importance(module, X, y_train, data, valid)
-        if self.criterion == "ablation":
+        if self.criterion in ("ablation", "refit"):
             part = data if valid is None else valid
             labels = part.dataset.y[part.indices]
             scores = _batched(module.kernel_scores, X, part.indices)
             bias = float(module.dense.bias.detach().cpu()[0])
-            return CRITERIA["ablation"](_dense_weight(module), scores, labels, bias=bias)
+            refit = {}
+            if self.criterion == "refit":  # the dense layer refitted on the training part
+                train = scores
+                if valid is not None:
+                    train = _batched(module.kernel_scores, X, data.indices)
+                refit = {"train_scores": train, "train_y": y_train}
+            return CRITERIA[self.criterion](
+                _dense_weight(module), scores, labels, bias=bias, **refit
+            )
         scores = _batched(module.kernel_scores, X, data.indices)
         return CRITERIA[self.criterion](_dense_weight(module), scores, y_train)
 
@@ -650,20 +662,29 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
 
         The criteria see each kernel's contribution to the logit, ``w_k u_k +
         v_k a_k``, as its score with a dense weight of 1 (``"ablation"``,
-        ``"score_weight"``), its max score ``u_k`` (``"score"``), or the sum
+        ``"refit"``, ``"score_weight"``), its max score ``u_k`` (``"score"``), or the sum
         ``|w_k| + |v_k|`` of its weights' sizes (``"weight"``).
         """
-        part = data if valid is None or self.criterion != "ablation" else valid
-        features = _batched(module.features, X, part.indices)
+        held_out = self.criterion in ("ablation", "refit")
+        part = data if valid is None or not held_out else valid
         n_kernels = module.n_kernels
         weights = module.dense.weight.detach().cpu().numpy()[0].reshape(-1, n_kernels)
-        features = features.reshape(len(features), -1, n_kernels)
+
+        def pooled(subset):
+            features = _batched(module.features, X, subset.indices)
+            return features.reshape(len(features), -1, n_kernels)
+
+        features = pooled(part)
         contribution = (features * weights).sum(axis=1)
         ones = np.ones(n_kernels)
-        if self.criterion == "ablation":
+        if held_out:
             labels = part.dataset.y[part.indices]
             bias = float(module.dense.bias.detach().cpu()[0])
-            return CRITERIA["ablation"](ones, contribution, labels, bias=bias)
+            refit = {}
+            if self.criterion == "refit":  # the dense layer refitted on the training part
+                train = contribution if part is data else (pooled(data) * weights).sum(axis=1)
+                refit = {"train_scores": train, "train_y": y_train}
+            return CRITERIA[self.criterion](ones, contribution, labels, bias=bias, **refit)
         if self.criterion == "weight":
             return CRITERIA["weight"](np.abs(weights).sum(axis=0))
         if self.criterion == "score":
@@ -938,6 +959,8 @@ def _check_network_size(estimator: DeepPruneClassifier, shape: tuple, steps: int
     if steps > 0:
         valid = int(n * estimator.validation_fraction)
         judged = valid if estimator.criterion == "ablation" and valid else n - valid
+        if estimator.criterion == "refit":  # judged on the validation part, refitted on the rest
+            judged = n
         importance["the pruning criterion's scores"] = judged * pools * total
     transient = step if sum(step.values()) >= sum(importance.values()) else importance
     parts.update(transient)

@@ -6,7 +6,8 @@ binary labels ``y`` (shape ``(n,)``); larger is more important.
 :data:`CRITERIA` maps the names the estimator accepts to them. The paper's
 three (``weight``, ``score``, ``score_weight``) take averages over the
 training set; ``ablation`` (not in the paper) judges kernels by the loss on
-held-out data (the estimator passes the validation part).
+held-out data (the estimator passes the validation part), and ``refit`` (not
+in the paper) does the same with the dense layer refitted to the kernels left.
 """
 
 from __future__ import annotations
@@ -148,12 +149,149 @@ def ablation_importance(
     return importance
 
 
+def _fit_readout(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float, iterations: int = 25
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regression of ``y`` on ``X`` (last column: ones) by damped Newton steps.
+
+    Minimises the mean log loss plus ``ridge / 2`` times the squared weights
+    (not the intercept), starting from ``w``. Returns the weights and the
+    Hessian at them.
+    """
+    n, d = X.shape
+    penalty = np.full(d, ridge)
+    penalty[-1] = 0.0
+
+    def objective(weights):
+        return _binary_log_loss((X @ weights)[:, np.newaxis], y)[0] + 0.5 * np.sum(
+            penalty * weights**2
+        )
+
+    value = objective(w)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -500, 500)))
+        gradient = X.T @ (p - y) / n + penalty * w
+        hessian = (X.T * (p * (1.0 - p))) @ X / n + np.diag(penalty + 1e-12)
+        step = np.linalg.solve(hessian, gradient)
+        for _ in range(30):  # halve the step until the objective does not rise
+            trial = w - step
+            trial_value = objective(trial)
+            if trial_value <= value:
+                break
+            step = step / 2
+        else:
+            break
+        w, improvement, value = trial, value - trial_value, trial_value
+        if improvement <= 1e-10 * max(1.0, abs(value)):
+            break
+    p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -500, 500)))
+    hessian = (X.T * (p * (1.0 - p))) @ X / n + np.diag(penalty + 1e-12)
+    return w, hessian
+
+
+def refit_importance(
+    dense_weight: np.ndarray,
+    scores: np.ndarray,
+    y: np.ndarray,
+    bias: float = 0.0,
+    *,
+    train_scores: np.ndarray | None = None,
+    train_y: np.ndarray | None = None,
+    ridge: float = 1e-3,
+) -> np.ndarray:
+    """Greedy backward elimination with the dense layer refitted (not in the paper).
+
+    Like :func:`ablation_importance`, but each time a kernel goes, the dense
+    layer is refitted to the kernels left (logistic regression of the labels
+    on their contributions ``w_k u_k``, on the training part), and each
+    candidate is judged by the loss on ``scores`` after that refit. A kernel
+    whose signal another kernel also carries then costs little to remove,
+    where with the weights held fixed its removal takes the shared signal's
+    whole share of the logit; so the kept set is the one the fine-tuning can
+    best start from. Each candidate's refit is the second-order (Optimal Brain
+    Surgeon) update of the fitted weights; the chosen removal is then refitted
+    by Newton's method.
+
+    Parameters
+    ----------
+    dense_weight : ndarray of shape (K,)
+        Dense-layer weight of each kernel.
+    scores : ndarray of shape (n, K)
+        Kernel scores ``u`` of the data that judges (the estimator: its
+        validation part).
+    y : ndarray of shape (n,)
+        Binary labels of ``scores``.
+    bias : float, default=0.0
+        The dense layer's bias (the start of the first refit).
+    train_scores : ndarray of shape (m, K) or None, default=None
+        Kernel scores the dense layer is refitted on (the estimator: its
+        training part); None refits on ``scores``.
+    train_y : ndarray of shape (m,) or None, default=None
+        Binary labels of ``train_scores``.
+    ridge : float, default=1e-3
+        L2 penalty of the refits, on the mean log loss.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        Importance of each kernel: the step at which it was removed (0 for
+        the first), and above ``K // 2`` for the survivors, ordered by how
+        much removing each would then cost.
+    """
+    weight = np.asarray(dense_weight, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y).astype(bool)
+    n_kernels = weight.size
+    if scores.shape != (len(y), n_kernels):
+        raise ValueError(f"scores must have shape ({len(y)}, {n_kernels}); got {scores.shape}")
+    if train_scores is None:
+        train_scores, train_y = scores, y
+    train_scores = np.asarray(train_scores, dtype=np.float64)
+    train_y = np.asarray(train_y).astype(bool)
+    if train_scores.shape != (len(train_y), n_kernels):
+        raise ValueError(
+            f"train_scores must have shape ({len(train_y)}, {n_kernels}); got {train_scores.shape}"
+        )
+    # Each kernel's contribution, and a column of ones for the bias; the refit
+    # scales each contribution (1 = the network's own weights).
+    fit = np.column_stack([train_scores * weight, np.ones(len(train_y))])
+    judge = np.column_stack([scores * weight, np.ones(len(y))])
+    alive = list(range(n_kernels))
+    columns = [*alive, n_kernels]
+    start = np.append(np.ones(n_kernels), bias)
+    coef, hessian = _fit_readout(fit, train_y.astype(np.float64), start, ridge)
+    importance = np.empty(n_kernels)
+
+    def costs():
+        # Removing kernel j: coef - (coef_j / inv_jj) inv[:, j], the quadratic model's refit.
+        inverse = np.linalg.inv(hessian)
+        kernels = np.arange(len(alive))
+        shift = inverse[:, kernels] * (coef[kernels] / np.diag(inverse)[kernels])
+        logits = judge[:, columns] @ (coef[:, np.newaxis] - shift)
+        return _binary_log_loss(logits, y), shift
+
+    for step in range(n_kernels // 2):
+        losses, shift = costs()
+        chosen = int(np.argmin(losses))
+        importance[alive[chosen]] = step
+        start = np.delete(coef - shift[:, chosen], chosen)
+        del alive[chosen], columns[chosen]
+        # warm-started at the quadratic model's refit: a few Newton steps
+        labels = train_y.astype(np.float64)
+        coef, hessian = _fit_readout(fit[:, columns], labels, start, ridge, iterations=4)
+    losses, _ = costs()
+    order = np.argsort(np.argsort(losses, kind="stable"), kind="stable")
+    importance[alive] = n_kernels // 2 + order
+    return importance
+
+
 #: Criterion name -> importance function ``f(dense_weight, scores, y)``.
 CRITERIA = {
     "weight": weight_importance,
     "score": score_importance,
     "score_weight": score_weight_importance,
     "ablation": ablation_importance,
+    "refit": refit_importance,
 }
 
 

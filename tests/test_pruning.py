@@ -47,7 +47,13 @@ def test_criteria_registry_and_selection():
     assert CRITERIA["score"] is score_importance
     assert CRITERIA["score_weight"] is score_weight_importance
     kept = {name: keep_half(f(DENSE, SCORES, Y)).tolist() for name, f in CRITERIA.items()}
-    assert kept == {"weight": [1], "score": [1], "score_weight": [1], "ablation": [1]}
+    assert kept == {
+        "weight": [1],
+        "score": [1],
+        "score_weight": [1],
+        "ablation": [1],
+        "refit": [1],
+    }
     four = np.array([0.1, 3.0, 0.2, 1.0])
     scores = np.array([[5.0, 0, 0, 1], [5.0, 0, 0, 1], [0.0, 0, 0, 0], [0.0, 0, 1, 0]])
     assert keep_half(weight_importance(four)).tolist() == [1, 3]

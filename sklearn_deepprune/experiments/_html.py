@@ -552,7 +552,7 @@ def _data_section(metrics: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     if parts and "validation" in parts:
         facts.append(
             "Validation part: drawn from the training data by the classifier "
-            "(early stopping and the ablation criterion use it)."
+            "(early stopping and the ablation and refit criteria use it)."
         )
     out.append("".join(f"<p>{fact}</p>" for fact in facts))
     out.append("</section>")

@@ -124,8 +124,9 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         ``validation_fraction=0``). ``"refit"`` (not in the paper): the same
         elimination, with the dense layer refitted on the training part to
         the kernels left before each choice, so that of two kernels carrying
-        the same signal one can go (slower: the refits cost about as much as
-        a few epochs of the dense layer per kernel removed).
+        the same signal one can go (slower: about 20 s of refits at 256
+        kernels on 7,923 training sequences; not better end to end so far,
+        see the user guide's Results).
     kernel_size : int, default=24
         Kernel width (the paper: 24 for simulated data, 15 for ChIP-seq).
     variant : {"deepprune", "inter", "lottery", "baseline"}, default="deepprune"
@@ -637,7 +638,7 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _importance(self, module, X, y_train, data, valid) -> np.ndarray:
-        """The criterion's kernel importance; ``"ablation"`` judges on the validation part."""
+        """The criterion's kernel importance; ablation and refit judge on the validation part."""
         if module.pooling != "max":
             return self._pooled_importance(module, X, y_train, data, valid)
         if self.criterion in ("ablation", "refit"):

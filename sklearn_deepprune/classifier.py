@@ -642,19 +642,11 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         if module.pooling != "max":
             return self._pooled_importance(module, X, y_train, data, valid)
         if self.criterion in ("ablation", "refit"):
-            part = data if valid is None else valid
-            labels = part.dataset.y[part.indices]
-            scores = _batched(module.kernel_scores, X, part.indices)
-            bias = float(module.dense.bias.detach().cpu()[0])
-            refit = {}
-            if self.criterion == "refit":  # the dense layer refitted on the training part
-                train = scores
-                if valid is not None:
-                    train = _batched(module.kernel_scores, X, data.indices)
-                refit = {"train_scores": train, "train_y": y_train}
-            return CRITERIA[self.criterion](
-                _dense_weight(module), scores, labels, bias=bias, **refit
-            )
+            return self._held_out_importance(
+                module, _dense_weight(module),
+                lambda part: _batched(module.kernel_scores, X, part.indices),
+                y_train, data, valid,
+            )  # fmt: skip
         scores = _batched(module.kernel_scores, X, data.indices)
         return CRITERIA[self.criterion](_dense_weight(module), scores, y_train)
 
@@ -666,8 +658,6 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
         ``"refit"``, ``"score_weight"``), its max score ``u_k`` (``"score"``), or the sum
         ``|w_k| + |v_k|`` of its weights' sizes (``"weight"``).
         """
-        held_out = self.criterion in ("ablation", "refit")
-        part = data if valid is None or not held_out else valid
         n_kernels = module.n_kernels
         weights = module.dense.weight.detach().cpu().numpy()[0].reshape(-1, n_kernels)
 
@@ -675,22 +665,34 @@ class DeepPruneClassifier(ClassifierMixin, BaseEstimator):
             features = _batched(module.features, X, subset.indices)
             return features.reshape(len(features), -1, n_kernels)
 
-        features = pooled(part)
-        contribution = (features * weights).sum(axis=1)
         ones = np.ones(n_kernels)
-        if held_out:
-            labels = part.dataset.y[part.indices]
-            bias = float(module.dense.bias.detach().cpu()[0])
-            refit = {}
-            if self.criterion == "refit":  # the dense layer refitted on the training part
-                train = contribution if part is data else (pooled(data) * weights).sum(axis=1)
-                refit = {"train_scores": train, "train_y": y_train}
-            return CRITERIA[self.criterion](ones, contribution, labels, bias=bias, **refit)
+        if self.criterion in ("ablation", "refit"):
+            return self._held_out_importance(
+                module, ones, lambda part: (pooled(part) * weights).sum(axis=1),
+                y_train, data, valid,
+            )  # fmt: skip
         if self.criterion == "weight":
             return CRITERIA["weight"](np.abs(weights).sum(axis=0))
+        features = pooled(data)
         if self.criterion == "score":
             return CRITERIA["score"](None, features[:, 0], y_train)
-        return CRITERIA[self.criterion](ones, contribution, y_train)
+        return CRITERIA[self.criterion](ones, (features * weights).sum(axis=1), y_train)
+
+    def _held_out_importance(self, module, weight, scores_of, y_train, data, valid):
+        """``"ablation"`` / ``"refit"``: judged on the validation part (else on ``data``).
+
+        ``scores_of(subset)``: the kernels' scores of a subset, with dense
+        weights ``weight``; ``"refit"`` also refits the dense layer on ``data``'s.
+        """
+        part = data if valid is None else valid
+        scores = scores_of(part)
+        labels = part.dataset.y[part.indices]
+        bias = float(module.dense.bias.detach().cpu()[0])
+        refit = {}
+        if self.criterion == "refit":
+            train = scores if part is data else scores_of(data)
+            refit = {"train_scores": train, "train_y": y_train}
+        return CRITERIA[self.criterion](weight, scores, labels, bias=bias, **refit)
 
     # -- prediction ----------------------------------------------------------
 

@@ -92,6 +92,24 @@ def _binary_log_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, signed).mean(axis=0)
 
 
+def _scores_and_labels(
+    scores: np.ndarray, y: np.ndarray, n_kernels: int, name: str = "scores"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``scores`` as float64 of shape ``(len(y), n_kernels)``, ``y`` as bool; else ValueError."""
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y).astype(bool)
+    if scores.shape != (len(y), n_kernels):
+        raise ValueError(f"{name} must have shape ({len(y)}, {n_kernels}); got {scores.shape}")
+    return scores, y
+
+
+def _rank_survivors(importance: np.ndarray, survivors, costs: np.ndarray) -> np.ndarray:
+    """Give the kernels left after removing half ranks above ``K // 2``, by removal cost."""
+    order = np.argsort(np.argsort(costs, kind="stable"), kind="stable")
+    importance[survivors] = importance.size // 2 + order
+    return importance
+
+
 def ablation_importance(
     dense_weight: np.ndarray, scores: np.ndarray, y: np.ndarray, bias: float = 0.0
 ) -> np.ndarray:
@@ -125,11 +143,8 @@ def ablation_importance(
         much removing each would then cost.
     """
     weight = np.asarray(dense_weight, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(y).astype(bool)
     n_kernels = weight.size
-    if scores.shape != (len(y), n_kernels):
-        raise ValueError(f"scores must have shape ({len(y)}, {n_kernels}); got {scores.shape}")
+    scores, y = _scores_and_labels(scores, y, n_kernels)
     # Each kernel's contribution relative to its mean; removing it subtracts that.
     centred = (scores - scores.mean(axis=0)) * weight
     logits = bias + scores @ weight
@@ -144,9 +159,7 @@ def ablation_importance(
         logits = logits - centred[:, chosen]
     survivors = np.flatnonzero(alive)
     costs = _binary_log_loss(logits[:, np.newaxis] - centred[:, survivors], y)
-    order = np.argsort(np.argsort(costs, kind="stable"), kind="stable")
-    importance[survivors] = n_kernels // 2 + order
-    return importance
+    return _rank_survivors(importance, survivors, costs)
 
 
 def _fit_readout(
@@ -167,11 +180,14 @@ def _fit_readout(
             penalty * weights**2
         )
 
+    def probabilities_and_hessian(weights):
+        p = 1.0 / (1.0 + np.exp(-np.clip(X @ weights, -500, 500)))
+        return p, (X.T * (p * (1.0 - p))) @ X / n + np.diag(penalty + 1e-12)
+
     value = objective(w)
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -500, 500)))
+        p, hessian = probabilities_and_hessian(w)
         gradient = X.T @ (p - y) / n + penalty * w
-        hessian = (X.T * (p * (1.0 - p))) @ X / n + np.diag(penalty + 1e-12)
         step = np.linalg.solve(hessian, gradient)
         for _ in range(30):  # halve the step until the objective does not rise
             trial = w - step
@@ -184,9 +200,7 @@ def _fit_readout(
         w, improvement, value = trial, value - trial_value, trial_value
         if improvement <= 1e-10 * max(1.0, abs(value)):
             break
-    p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -500, 500)))
-    hessian = (X.T * (p * (1.0 - p))) @ X / n + np.diag(penalty + 1e-12)
-    return w, hessian
+    return w, probabilities_and_hessian(w)[1]
 
 
 def refit_importance(
@@ -239,19 +253,12 @@ def refit_importance(
         much removing each would then cost.
     """
     weight = np.asarray(dense_weight, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(y).astype(bool)
     n_kernels = weight.size
-    if scores.shape != (len(y), n_kernels):
-        raise ValueError(f"scores must have shape ({len(y)}, {n_kernels}); got {scores.shape}")
+    scores, y = _scores_and_labels(scores, y, n_kernels)
     if train_scores is None:
         train_scores, train_y = scores, y
-    train_scores = np.asarray(train_scores, dtype=np.float64)
-    train_y = np.asarray(train_y).astype(bool)
-    if train_scores.shape != (len(train_y), n_kernels):
-        raise ValueError(
-            f"train_scores must have shape ({len(train_y)}, {n_kernels}); got {train_scores.shape}"
-        )
+    train_scores, train_y = _scores_and_labels(train_scores, train_y, n_kernels, "train_scores")
+    labels = train_y.astype(np.float64)
     # Each kernel's contribution, and a column of ones for the bias; the refit
     # scales each contribution (1 = the network's own weights).
     fit = np.column_stack([train_scores * weight, np.ones(len(train_y))])
@@ -259,7 +266,7 @@ def refit_importance(
     alive = list(range(n_kernels))
     columns = [*alive, n_kernels]
     start = np.append(np.ones(n_kernels), bias)
-    coef, hessian = _fit_readout(fit, train_y.astype(np.float64), start, ridge)
+    coef, hessian = _fit_readout(fit, labels, start, ridge)
     importance = np.empty(n_kernels)
 
     def costs():
@@ -277,12 +284,9 @@ def refit_importance(
         start = np.delete(coef - shift[:, chosen], chosen)
         del alive[chosen], columns[chosen]
         # warm-started at the quadratic model's refit: a few Newton steps
-        labels = train_y.astype(np.float64)
         coef, hessian = _fit_readout(fit[:, columns], labels, start, ridge, iterations=4)
     losses, _ = costs()
-    order = np.argsort(np.argsort(losses, kind="stable"), kind="stable")
-    importance[alive] = n_kernels // 2 + order
-    return importance
+    return _rank_survivors(importance, alive, losses)
 
 
 #: Criterion name -> importance function ``f(dense_weight, scores, y)``.
